@@ -1,0 +1,201 @@
+/*
+ * log: stderr (or a file, or syslog) with the program name in front.
+ *
+ * Each call builds its whole line first and hands it to the kernel in one
+ * write(2): lines from many threads or many forked children stay whole.
+ */
+#include "log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io.h"
+
+static const char *progname = "concur";
+static int level = LOG_NORMAL;
+static bool timestamps;
+static bool use_syslog;
+static int logfd = STDERR_FILENO;
+static char logpath[4096];
+
+void
+log_init(const char *name, int lvl)
+{
+	const char *slash = strrchr(name, '/');
+
+	progname = slash ? slash + 1 : name;
+	level = lvl;
+}
+
+const char *
+log_progname(void)
+{
+	return progname;
+}
+
+int
+log_level(void)
+{
+	return level;
+}
+
+void
+log_set_level(int lvl)
+{
+	level = lvl;
+}
+
+void
+log_set_timestamps(bool on)
+{
+	timestamps = on;
+}
+
+void
+log_set_syslog(bool on)
+{
+	if (on && !use_syslog)
+		openlog(progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	else if (!on && use_syslog)
+		closelog();
+	use_syslog = on;
+}
+
+int
+log_set_file(const char *path)
+{
+	int fd;
+
+	if (path == NULL) {
+		if (logfd != STDERR_FILENO)
+			close(logfd);
+		logfd = STDERR_FILENO;
+		logpath[0] = '\0';
+		return 0;
+	}
+	if (strlen(path) >= sizeof(logpath)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd == -1)
+		return -1;
+	if (logfd != STDERR_FILENO)
+		close(logfd);
+	logfd = fd;
+	strcpy(logpath, path);
+	return 0;
+}
+
+int
+log_reopen(void)
+{
+	char path[sizeof(logpath)];
+
+	if (logpath[0] == '\0')
+		return 0;
+	strcpy(path, logpath);
+	return log_set_file(path);
+}
+
+static void vlog(int, int, const char *, va_list)
+    __attribute__((format(printf, 3, 0)));
+
+static void
+vlog(int prio, int err, const char *fmt, va_list ap)
+{
+	char line[2048];
+	size_t n = 0;
+	int saved = errno;
+	int r;
+
+	if (use_syslog) {
+		char msg[1900];
+
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		if (err >= 0)
+			syslog(prio, "%s: %s", msg, strerror(err));
+		else
+			syslog(prio, "%s", msg);
+		errno = saved;
+		return;
+	}
+	if (timestamps) {
+		struct timespec ts;
+		struct tm tm;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		localtime_r(&ts.tv_sec, &tm);
+		n += strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+		r = snprintf(line + n, sizeof(line) - n, ".%03ld ",
+		    ts.tv_nsec / 1000000);
+		if (r > 0)
+			n += (size_t)r;
+	}
+	r = snprintf(line + n, sizeof(line) - n, "%s: ", progname);
+	if (r > 0 && (size_t)r < sizeof(line) - n)
+		n += (size_t)r;
+	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	if (r > 0)
+		n += (size_t)r < sizeof(line) - n ? (size_t)r : sizeof(line) - n - 1;
+	if (err >= 0 && n < sizeof(line) - 1) {
+		r = snprintf(line + n, sizeof(line) - n, ": %s", strerror(err));
+		if (r > 0)
+			n += (size_t)r < sizeof(line) - n ? (size_t)r :
+			    sizeof(line) - n - 1;
+	}
+	if (n >= sizeof(line) - 1)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	(void)io_write_all(logfd, line, n);
+	errno = saved;
+}
+
+#define LOGFN(name, lvl, prio, witherr)				\
+void								\
+name(const char *fmt, ...)					\
+{								\
+	va_list ap;						\
+	int err = errno;					\
+								\
+	if (level < (lvl))					\
+		return;						\
+	va_start(ap, fmt);					\
+	vlog(prio, (witherr) ? err : -1, fmt, ap);		\
+	va_end(ap);						\
+}
+
+LOGFN(log_warn, LOG_QUIET, LOG_WARNING, 1)
+LOGFN(log_warnx, LOG_QUIET, LOG_WARNING, 0)
+LOGFN(log_info, LOG_NORMAL, LOG_NOTICE, 0)
+LOGFN(log_verbose, LOG_VERBOSE, LOG_INFO, 0)
+LOGFN(log_debug, LOG_DEBUG, LOG_DEBUG, 0)
+
+void
+fatal(int code, const char *fmt, ...)
+{
+	va_list ap;
+	int err = errno;
+
+	va_start(ap, fmt);
+	vlog(LOG_ERR, err, fmt, ap);
+	va_end(ap);
+	exit(code);
+}
+
+void
+fatalx(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(LOG_ERR, -1, fmt, ap);
+	va_end(ap);
+	exit(code);
+}

@@ -1,0 +1,48 @@
+/*
+ * log: the one place programs report things.
+ *
+ * Library code never calls these; programs (and the server engine, which is
+ * part of concurd) do.  A line is formatted into a local buffer and written
+ * with one write(2), so lines from threads and child processes never
+ * interleave.  log_warn() appends strerror(errno), log_warnx() does not (the
+ * OpenBSD convention); fatal()/fatalx() do the same and exit with a code.
+ * errno is preserved across every call.
+ */
+#ifndef CONCUR_LOG_H
+#define CONCUR_LOG_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdnoreturn.h>
+
+enum log_level {
+	LOG_QUIET = 0,	/* errors only */
+	LOG_NORMAL = 1,	/* + warnings and notices (default) */
+	LOG_VERBOSE = 2,	/* + one line per event (-v) */
+	LOG_DEBUG = 3,	/* + debugging detail (-vv) */
+};
+
+void log_init(const char *progname, int level);
+const char *log_progname(void);
+int log_level(void);
+void log_set_level(int level);
+void log_set_timestamps(bool on);
+/* Send lines to syslog(3) instead of stderr (daemons). */
+void log_set_syslog(bool on);
+/* Send lines to a file (append); NULL goes back to stderr.  Returns -1 with
+ * errno on failure and keeps the previous destination. */
+int log_set_file(const char *path);
+/* Reopen the log file after rotation (SIGHUP).  No-op without a file. */
+int log_reopen(void);
+
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_verbose(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+noreturn void fatal(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+noreturn void fatalx(int code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif
