@@ -76,7 +76,8 @@ struct model {
 extern const struct model *const models[];
 const struct model *model_find(const char *name);
 
-/* Stop protocol. */
+/* Signals and the stop protocol.  server_signals_init() is main's. */
+int server_signals_init(void);
 bool server_stopping(void);
 void server_request_stop(void);
 /* Interrupt thread t's blocking system call (it sees EINTR). */
@@ -86,14 +87,39 @@ void server_nudge(pthread_t t);
 void server_block_signals(void);
 /* In a freshly forked worker child: own signal handling, no self-pipe. */
 void server_child_init(void);
+/* Main loop: sig_fd() was readable.  Handles HUP (reopen log), USR1 (stats
+ * line), TERM/INT (sets the stop flag) and says what came. */
+#define SERVER_SIG_STOP	0x1
+#define SERVER_SIG_CHLD	0x2
+#define SERVER_SIG_HUP	0x4
+#define SERVER_SIG_USR1	0x8
+int server_take_signals(struct server *srv);
+/* Wait for a signal (handled as above) or, with listener, for a connection
+ * on srv->lfd, at most timeout_ms (-1: no limit).  Returns 1 when the
+ * listener is readable, 0 otherwise, -1 with errno on a poll error. */
+int server_wait(struct server *srv, bool listener, int timeout_ms);
+void server_log_stats(struct server *srv);
 
-/* Accept one connection.  Returns the descriptor (close-on-exec, blocking
- * unless nonblock), or -1 with errno: EINTR when a stop was requested (or a
- * nudge came), EAGAIN for a non-blocking listener with nothing pending.
- * EMFILE/ENFILE/ENOBUFS/ENOMEM are logged once per episode and followed by
- * a 100 ms pause before returning EAGAIN, so callers never spin.  peer may
- * be NULL. */
-int server_accept(struct server *srv, bool nonblock,
+/* Resource exhaustion (EMFILE, fork EAGAIN...): the first call of an
+ * episode logs "WHAT: strerror(errno); pausing" and returns true; later ones
+ * are silent until server_overload_end() logs "resumed".  server_pause()
+ * sleeps 100 ms, the back-off that keeps a loop from spinning. */
+bool server_overload_begin(const char *what);
+void server_overload_end(void);
+void server_pause(void);
+
+/* Accept one connection, TCP_NODELAY set.  Returns the descriptor
+ * (close-on-exec; non-blocking with ACCEPT_NONBLOCK), or -1 with errno:
+ * EINTR (a signal or a nudge: look at server_stopping()), EAGAIN (nothing
+ * pending on a non-blocking listener), EMFILE/ENFILE/ENOBUFS/ENOMEM (logged
+ * once per episode and, unless ACCEPT_NOPAUSE, after a 100 ms pause so the
+ * caller cannot spin; an event loop passes ACCEPT_NOPAUSE and stops watching
+ * the listener for a moment instead), or another error.  ECONNABORTED and
+ * the network errors accept(2) passes on are retried here.  peer may be
+ * NULL. */
+#define ACCEPT_NONBLOCK	0x1
+#define ACCEPT_NOPAUSE	0x2
+int server_accept(struct server *srv, unsigned flags,
     struct sockaddr_storage *peer, socklen_t *peerlen);
 
 /* Serve one connection to its end with blocking I/O, then close fd.

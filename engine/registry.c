@@ -1,0 +1,55 @@
+/*
+ * registry: the tables of models and services, in --list order.
+ *
+ * Adding a model or a service is one file under models/ or services/ and
+ * one line here.
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "server.h"
+#include "service.h"
+
+extern const struct service service_echo, service_discard, service_chargen,
+    service_daytime, service_time, service_nbytes;
+
+const struct service *const services[] = {
+	&service_echo,
+	&service_discard,
+	&service_chargen,
+	&service_daytime,
+	&service_time,
+	&service_nbytes,
+	NULL
+};
+
+extern const struct model model_iterative, model_fork, model_thread;
+
+const struct model *const models[] = {
+	&model_iterative,
+	&model_fork,
+	&model_thread,
+	NULL
+};
+
+const struct service *
+service_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; services[i] != NULL; i++)
+		if (strcmp(services[i]->name, name) == 0)
+			return services[i];
+	return NULL;
+}
+
+const struct model *
+model_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; models[i] != NULL; i++)
+		if (strcmp(models[i]->name, name) == 0)
+			return models[i];
+	return NULL;
+}
