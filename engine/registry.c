@@ -24,11 +24,15 @@ const struct service *const services[] = {
 };
 
 extern const struct model model_iterative, model_fork, model_thread;
+extern const struct model model_select, model_poll, model_epoll;
 
 const struct model *const models[] = {
 	&model_iterative,
 	&model_fork,
 	&model_thread,
+	&model_select,
+	&model_poll,
+	&model_epoll,
 	NULL
 };
 

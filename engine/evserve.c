@@ -1,0 +1,455 @@
+/*
+ * evserve: connections driven by readiness, for every backend.
+ *
+ * Each loop owns its connections outright (nothing is shared but the
+ * listener and the counters), so there are no locks on the request path.
+ * The costs that matter were designed out:
+ *   - one recv() and one sendmsg() per echoed message, into and out of a
+ *     64 KiB buffer that belongs to the loop, not to the connection;
+ *   - interest changes (epoll_ctl) only when a send comes up short, which
+ *     on a healthy connection is never;
+ *   - an idle connection holds only its struct conn (about 64 bytes plus
+ *     the service's state); the pending-output buffer exists only while a
+ *     peer is not reading, and is bounded by one emission (64 KiB), because
+ *     the loop stops reading from a connection with output pending.
+ * Accepting is capped per wakeup so a connection storm cannot starve the
+ * connections already open; EMFILE stops watching the listener for 100 ms.
+ */
+#include "evloop.h"
+
+#include <errno.h>
+#include <stdalign.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "log.h"
+#include "net.h"
+
+#define MAX_EVENTS	256
+#define ACCEPT_BURST	32	/* accepts per listener wakeup */
+#define MORE_BURST	8	/* more() rounds per wakeup (chargen fairness) */
+
+struct conn {
+	int fd;
+	int mask;		/* interest the backend has for fd */
+	bool rd_eof;
+	int status;		/* SVC_OK, or SVC_DONE once the service ended */
+	uint64_t in, out;
+	char *pend;		/* unsent output, or NULL */
+	uint32_t pend_off, pend_len;
+	alignas(max_align_t) unsigned char st[];
+};
+
+struct loop {
+	struct server *srv;
+	const struct ev_backend *be;
+	void *bs;
+	int id;
+	int wakefd;		/* eventfd: the main thread asks us to stop */
+	int maxfds;
+	struct conn **conns;	/* by descriptor */
+	bool listening;		/* listener currently watched */
+	struct timespec resume;	/* when to watch it again after EMFILE */
+	pthread_t thread;
+	char buf[SVC_RECV_MAX];
+};
+
+static void
+conn_free(struct loop *l, struct conn *c)
+{
+	if (l->be->del(l->bs, c->fd, c->mask) == -1 && errno != EBADF)
+		log_warn("%s: del fd %d", l->be->name, c->fd);
+	l->conns[c->fd] = NULL;
+	close(c->fd);
+	conn_closed(l->srv, c->in, c->out, c->status == SVC_ABORT);
+	free(c->pend);
+	free(c);
+}
+
+static int
+set_mask(struct loop *l, struct conn *c, int mask)
+{
+	if (mask == c->mask)
+		return 0;
+	if (l->be->mod(l->bs, c->fd, c->mask, mask) == -1)
+		return -1;
+	c->mask = mask;
+	return 0;
+}
+
+/* Send out; keep a copy of what did not fit.  -1: the connection is dead. */
+static int
+send_out(struct conn *c, struct svc_out *o)
+{
+	struct msghdr mh = { .msg_iov = o->iov, .msg_iovlen = (size_t)o->n };
+	size_t total = svc_out_len(o), done, left;
+	ssize_t w;
+	int i;
+
+	do
+		w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (w == -1 && errno == EINTR);
+	if (w == -1) {
+		if (errno != EAGAIN)
+			return -1;
+		w = 0;
+	}
+	c->out += (uint64_t)w;
+	o->n = 0;
+	if ((size_t)w == total)
+		return 0;
+	left = total - (size_t)w;
+	c->pend = malloc(left);
+	if (c->pend == NULL)
+		return -1;
+	c->pend_off = 0;
+	c->pend_len = (uint32_t)left;
+	for (i = 0, done = 0; i < (int)mh.msg_iovlen; i++) {
+		const char *p = mh.msg_iov[i].iov_base;
+		size_t len = mh.msg_iov[i].iov_len, skip = 0;
+
+		if ((size_t)w > done)
+			skip = (size_t)w - done < len ? (size_t)w - done : len;
+		memcpy(c->pend + c->pend_off, p + skip, len - skip);
+		c->pend_off += (uint32_t)(len - skip);
+		done += len;
+	}
+	c->pend_off = 0;
+	return 0;
+}
+
+/* After the service spoke: send, then ask for more while the socket takes
+ * it, then pick the interest.  Returns -1 when c must be closed. */
+static int
+advance(struct loop *l, struct conn *c, struct svc_out *o, int r)
+{
+	const struct service *svc = l->srv->svc;
+	int rounds = 0, mask;
+
+	for (;;) {
+		if (r == SVC_ABORT) {
+			c->status = SVC_ABORT;
+			return -1;
+		}
+		if (o->n > 0 && send_out(c, o) == -1) {
+			c->status = SVC_ABORT;
+			return -1;
+		}
+		if (r == SVC_DONE)
+			c->status = SVC_DONE;
+		if (c->pend != NULL)
+			break;
+		if (c->status == SVC_DONE)
+			return -1;	/* all sent: close */
+		if (svc->more == NULL || ++rounds > MORE_BURST)
+			break;
+		r = svc->more(c->st, o);
+		if (o->n == 0 && r == SVC_OK)
+			break;
+	}
+	if (c->pend != NULL || (svc->more != NULL && rounds > MORE_BURST))
+		mask = EV_WRITE;
+	else if (c->rd_eof)
+		return -1;	/* no input will come, no output is due */
+	else
+		mask = EV_READ;
+	if (!c->rd_eof && (svc->flags & SVC_READ_ALWAYS))
+		mask |= EV_READ;
+	return set_mask(l, c, mask);
+}
+
+static int
+on_readable(struct loop *l, struct conn *c)
+{
+	const struct service *svc = l->srv->svc;
+	struct svc_out o = { .n = 0 };
+	ssize_t n;
+	int r;
+
+	do
+		n = recv(c->fd, l->buf, sizeof(l->buf), MSG_DONTWAIT);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		if (errno == EAGAIN)
+			return 0;
+		c->status = SVC_ABORT;
+		return -1;
+	}
+	if (n == 0) {
+		c->rd_eof = true;
+		r = svc->eof(c->st, &o);
+	} else {
+		c->in += (uint64_t)n;
+		r = svc->input(c->st, l->buf, (size_t)n, &o);
+	}
+	if (c->pend != NULL) {
+		/* READ_ALWAYS services emit nothing from input(); keep their
+		 * status for when the pending output drains. */
+		if (r != SVC_OK)
+			c->status = r;
+		if (c->rd_eof)
+			return set_mask(l, c, EV_WRITE);
+		return c->status == SVC_ABORT ? -1 : 0;
+	}
+	return advance(l, c, &o, r);
+}
+
+static int
+on_writable(struct loop *l, struct conn *c)
+{
+	struct svc_out o = { .n = 0 };
+	ssize_t w;
+
+	if (c->pend == NULL)
+		return advance(l, c, &o, c->status == SVC_DONE ? SVC_DONE : SVC_OK);
+	do
+		w = send(c->fd, c->pend + c->pend_off, c->pend_len - c->pend_off,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (w == -1 && errno == EINTR);
+	if (w == -1) {
+		if (errno == EAGAIN)
+			return 0;
+		c->status = SVC_ABORT;
+		return -1;
+	}
+	c->out += (uint64_t)w;
+	c->pend_off += (uint32_t)w;
+	if (c->pend_off < c->pend_len)
+		return 0;
+	free(c->pend);
+	c->pend = NULL;
+	return advance(l, c, &o, c->status == SVC_DONE ? SVC_DONE : SVC_OK);
+}
+
+static void
+conn_new(struct loop *l, int fd)
+{
+	const struct service *svc = l->srv->svc;
+	struct svc_out o = { .n = 0 };
+	struct conn *c;
+	int r;
+
+	if (fd >= l->maxfds || (l->be->fd_limit && fd >= l->be->fd_limit)) {
+		/* select() cannot watch descriptors past FD_SETSIZE. */
+		if (server_overload_begin(l->be->name))
+			log_warnx("%s: descriptor %d is past the backend's "
+			    "limit of %d; refusing connections", l->be->name,
+			    fd, l->be->fd_limit ? l->be->fd_limit : l->maxfds);
+		atomic_fetch_add(&l->srv->stats->refused, 1);
+		close(fd);
+		return;
+	}
+	c = calloc(1, sizeof(*c) + svc->state_size);
+	if (c == NULL) {
+		log_warn("connection");
+		atomic_fetch_add(&l->srv->stats->refused, 1);
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	conn_opened(l->srv, fd, l->id);
+	l->conns[fd] = c;
+	if (l->be->add(l->bs, fd, EV_READ) == -1) {
+		log_warn("%s: add", l->be->name);
+		c->mask = 0;
+		c->status = SVC_ABORT;
+		l->conns[fd] = NULL;
+		close(fd);
+		conn_closed(l->srv, 0, 0, true);
+		free(c);
+		return;
+	}
+	c->mask = EV_READ;
+	r = svc->start(c->st, &o);
+	if (advance(l, c, &o, r) == -1)
+		conn_free(l, c);
+}
+
+static void
+now(struct timespec *ts)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+}
+
+static void
+on_listener(struct loop *l)
+{
+	int i, fd;
+
+	for (i = 0; i < ACCEPT_BURST; i++) {
+		fd = server_accept(l->srv, ACCEPT_NONBLOCK | ACCEPT_NOPAUSE,
+		    NULL, NULL);
+		if (fd >= 0) {
+			conn_new(l, fd);
+			continue;
+		}
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			/* Stop watching the listener for 100 ms: clients wait
+			 * in the backlog, open connections carry on. */
+			if (l->be->del(l->bs, l->srv->lfd, EV_READ) == 0)
+				l->listening = false;
+			now(&l->resume);
+			l->resume.tv_nsec += 100 * 1000000L;
+			if (l->resume.tv_nsec >= 1000000000L) {
+				l->resume.tv_sec++;
+				l->resume.tv_nsec -= 1000000000L;
+			}
+		} else if (errno != EAGAIN && errno != EINTR) {
+			log_warn("accept");
+		}
+		return;
+	}
+}
+
+static int
+timeout_ms(struct loop *l)
+{
+	struct timespec t;
+	long ms;
+
+	if (l->listening)
+		return -1;
+	now(&t);
+	ms = (l->resume.tv_sec - t.tv_sec) * 1000 +
+	    (l->resume.tv_nsec - t.tv_nsec) / 1000000;
+	return ms < 0 ? 0 : (int)ms + 1;
+}
+
+static void *
+loop_main(void *arg)
+{
+	struct loop *l = arg;
+	struct ev_fired fired[MAX_EVENTS];
+	int lfd = l->srv->lfd, i, n;
+
+	server_block_signals();
+	while (!server_stopping()) {
+		if (!l->listening && timeout_ms(l) == 0) {
+			if (l->be->add(l->bs, lfd, EV_READ | EV_EXCLUSIVE) == 0)
+				l->listening = true;
+		}
+		n = l->be->wait(l->bs, fired, MAX_EVENTS, timeout_ms(l));
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			log_warn("%s: wait", l->be->name);
+			server_pause();
+			continue;
+		}
+		for (i = 0; i < n; i++) {
+			int fd = fired[i].fd, mask = fired[i].mask;
+			struct conn *c;
+
+			if (fd == lfd) {
+				on_listener(l);
+				continue;
+			}
+			if (fd == l->wakefd)
+				continue;	/* the loop condition stops us */
+			c = l->conns[fd];
+			if (c == NULL)
+				continue;
+			if ((mask & EV_WRITE) && (c->mask & EV_WRITE) &&
+			    on_writable(l, c) == -1) {
+				conn_free(l, c);
+				continue;
+			}
+			if ((mask & EV_READ) && (c->mask & EV_READ) &&
+			    on_readable(l, c) == -1)
+				conn_free(l, c);
+		}
+	}
+	for (i = 0; i < l->maxfds; i++)
+		if (l->conns[i] != NULL)
+			conn_free(l, l->conns[i]);
+	return NULL;
+}
+
+static void
+loop_destroy(struct loop *l)
+{
+	if (l->bs != NULL)
+		l->be->destroy(l->bs);
+	fd_close(l->wakefd);
+	free(l->conns);
+	free(l);
+}
+
+static struct loop *
+loop_create(struct server *srv, const struct ev_backend *be, int id,
+    int maxfds)
+{
+	struct loop *l = calloc(1, sizeof(*l));
+
+	if (l == NULL)
+		return NULL;
+	l->srv = srv;
+	l->be = be;
+	l->id = id;
+	l->maxfds = maxfds;
+	l->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	l->conns = calloc((size_t)maxfds, sizeof(*l->conns));
+	if (l->wakefd == -1 || l->conns == NULL ||
+	    (l->bs = be->create(maxfds)) == NULL ||
+	    be->add(l->bs, l->wakefd, EV_READ) == -1 ||
+	    be->add(l->bs, srv->lfd, EV_READ | EV_EXCLUSIVE) == -1) {
+		int e = errno ? errno : ENOMEM;
+
+		loop_destroy(l);
+		errno = e;
+		return NULL;
+	}
+	l->listening = true;
+	return l;
+}
+
+int
+evserve_run(struct server *srv, const struct ev_backend *be)
+{
+	struct loop *loops[MAX_WORKER_SLOTS];
+	struct rlimit rl;
+	int n = srv->workers > 0 ? srv->workers : srv->ncpu, i, started = 0;
+	int maxfds, err = 0;
+	uint64_t one = 1;
+
+	if (fd_set_nonblock(srv->lfd, true) == -1)
+		return -errno;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return -errno;
+	maxfds = rl.rlim_cur > 1 << 20 ? 1 << 20 : (int)rl.rlim_cur;
+	atomic_store(&srv->stats->nslots, n);
+	for (i = 0; i < n; i++) {
+		loops[i] = loop_create(srv, be, i, maxfds);
+		if (loops[i] == NULL) {
+			err = -errno;
+			log_warn("%s: loop %d", be->name, i);
+			break;
+		}
+		errno = pthread_create(&loops[i]->thread, NULL, loop_main,
+		    loops[i]);
+		if (errno != 0) {
+			err = -errno;
+			log_warn("%s: thread %d", be->name, i);
+			loop_destroy(loops[i]);
+			break;
+		}
+		started++;
+	}
+	while (err == 0 && !server_stopping())
+		(void)server_wait(srv, false, -1);
+	server_request_stop();
+	for (i = 0; i < started; i++)
+		(void)!write(loops[i]->wakefd, &one, sizeof(one));
+	for (i = 0; i < started; i++) {
+		pthread_join(loops[i]->thread, NULL);
+		loop_destroy(loops[i]);
+	}
+	return err;
+}
