@@ -25,7 +25,8 @@
  *   time       4 bytes, seconds since 1900 within 5 s of our clock
  *   nbytes     exact replies (service.h: byte k of a reply is
  *              nbytes_pattern(k)), and every malformed request closes the
- *              connection without a byte of reply
+ *              connection without a byte of reply; nbytes-valid and
+ *              nbytes-malformed run either half alone
  *   udp        one service over UDP (echo, discard, chargen, daytime, time)
  *   udp-guard  a datagram from a source port below 1024 gets no echo
  *   hold       open idle and mid-transfer echo connections, say "ready",
@@ -956,20 +957,18 @@ static void
 nbytes_bad(const char *req, size_t len, const char *what)
 {
 	int fd = tcp_connect();
-	const char *how;
 
 	/* The server may hang up before it has read it all: not an error. */
 	(void)write_until(fd, req, len, now_ms() + 3000);
-	how = expect_closed_silently(fd, 3000, what);
-	(void)how;
+	(void)expect_closed_silently(fd, 3000, what);
 	close(fd);
 }
 
+/* Valid requests on one connection, each answered exactly. */
 static void
-nbytes(void)
+nbytes_valid(void)
 {
 	static const size_t sizes[] = { 1, 4000, 16384 };
-	static char longline[65536];
 	uint64_t off = 0;
 	char req[32], what[64];
 	size_t i;
@@ -998,6 +997,13 @@ nbytes(void)
 		failx("shutdown: %s", strerror(errno));
 	expect_eof(fd, 3000, "after the last reply and our EOF");
 	close(fd);
+}
+
+/* Each malformed request, on a fresh connection, is closed unanswered. */
+static void
+nbytes_malformed(void)
+{
+	static char longline[65536];
 
 	nbytes_bad("0\n", 2, "\"0\\n\"");
 	nbytes_bad("16385\n", 6, "\"16385\\n\"");
@@ -1007,10 +1013,12 @@ nbytes(void)
 	memset(longline, '1', sizeof(longline));
 	nbytes_bad(longline, sizeof(longline),
 	    "64 KiB line of digits without a newline");
-	passed("replies of 1, 4000, 16384, pipelined 3+5 and split 1234 "
-	    "bytes exact; 0, 16385, abc, -5, empty and overlong requests "
-	    "closed without a reply");
 }
+
+#define NBYTES_VALID_OK	"replies of 1, 4000, 16384, pipelined 3+5 and split " \
+	"1234 bytes exact"
+#define NBYTES_BAD_OK	"0, 16385, abc, -5, empty and overlong requests " \
+	"closed without a reply"
 
 /* -- UDP ------------------------------------------------------------------ */
 
@@ -1208,9 +1216,13 @@ hold(int nidle, int nbusy, int served, int life_s)
 		if (i < nidle && i < served)
 			echo_once(fd[i], "idle\n", 5000, "idle connection");
 	}
+	/* Push until the buffers stay full for 50 ms (the server stopped
+	 * reading), or 500 ms at most. */
 	for (i = nidle; i < n; i++) {
-		deadline = now_ms() + 300;
-		while (wait_fd(fd[i], POLLOUT, deadline) & POLLOUT) {
+		int64_t stop = now_ms() + 500;
+
+		while (now_ms() < stop &&
+		    (wait_fd(fd[i], POLLOUT, now_ms() + 50) & POLLOUT)) {
 			r = send(fd[i], chunk, sizeof(chunk), MSG_NOSIGNAL);
 			if (r > 0)
 				pushed[i] += (uint64_t)r;
@@ -1279,6 +1291,7 @@ usage(void)
 	    "  halfclose HOST PORT       discard HOST PORT [--bytes N]\n"
 	    "  chargen HOST PORT [--bytes N]   daytime HOST PORT\n"
 	    "  time HOST PORT            nbytes HOST PORT\n"
+	    "  nbytes-valid HOST PORT    nbytes-malformed HOST PORT\n"
 	    "  udp HOST PORT SERVICE     udp-guard HOST PORT\n"
 	    "  hold HOST PORT [--idle N] [--busy N] [--served N] [--life S]\n"
 	    "  refused HOST PORT\n"
@@ -1370,8 +1383,17 @@ main(int argc, char **argv)
 		daytime();
 	else if (strcmp(check, "time") == 0)
 		time_check();
-	else if (strcmp(check, "nbytes") == 0)
-		nbytes();
+	else if (strcmp(check, "nbytes") == 0) {
+		nbytes_malformed();
+		nbytes_valid();
+		passed(NBYTES_VALID_OK "; " NBYTES_BAD_OK);
+	} else if (strcmp(check, "nbytes-valid") == 0) {
+		nbytes_valid();
+		passed(NBYTES_VALID_OK);
+	} else if (strcmp(check, "nbytes-malformed") == 0) {
+		nbytes_malformed();
+		passed(NBYTES_BAD_OK);
+	}
 	else if (strcmp(check, "udp") == 0)
 		udp(svc, seed);
 	else if (strcmp(check, "udp-guard") == 0)

@@ -1,0 +1,184 @@
+#!/bin/bash
+# Conformance: every model of concurd runs every service correctly.
+#
+# For each model x service pair that `concurd --list` names, start concurd on
+# 127.0.0.1 with a kernel-chosen port, run the service's checks from
+# build/tests/conform against it, stop it with SIGTERM and check that it
+# exits 0 with one summary line that counts exactly the connections made.
+# Then every model once more on ::1 with echo, and the pool models with
+# -w 4 against 12 persistent clients (3x the pool: pools must grow).
+# A model that cannot run here (uring without io_uring) exits 69 at start
+# and is skipped, with its reason.
+. "$(dirname "$0")/lib.sh"
+
+CONCURD=$BIN/concurd
+CONFORM=$HELP/conform
+[ -x "$CONCURD" ] || skip_all "bin/concurd is not built"
+[ -x "$CONFORM" ] || skip_all "build/tests/conform is not built (make tools)"
+
+# stop_concurd: SIGTERM, then 10 s for it to exit; SIGKILL after that (and
+# STOP_HUNG=1) so a server that ignores SIGTERM cannot hang the suite.
+stop_concurd() {
+	local i
+	STOP_HUNG=0
+	kill -TERM "$SERVER_PID" 2>/dev/null
+	for ((i = 0; i < 1000; i++)); do
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		[ "$(awk '{print $3}' /proc/"$SERVER_PID"/stat 2>/dev/null)" = Z ] && break
+		sleep 0.01
+	done
+	if kill -0 "$SERVER_PID" 2>/dev/null &&
+	    [ "$(awk '{print $3}' /proc/"$SERVER_PID"/stat 2>/dev/null)" != Z ]; then
+		STOP_HUNG=1
+		kill -KILL "$SERVER_PID" 2>/dev/null
+	fi
+	wait "$SERVER_PID" 2>/dev/null
+	SERVER_STATUS=$?
+}
+
+# serve DESC ARGS...: start concurd ARGS -p 0; returns 0 when it listens,
+# 2 when it says it cannot run here (exit 69), 1 otherwise.
+serve() {
+	local desc=$1 st; shift
+	LOG=$T/log.$((++nlog))
+	CONNS=0
+	CONNS_KNOWN=1
+	if start_server "$LOG" "$CONCURD" -p 0 "$@"; then
+		pass "$desc: starts and listens"
+		return 0
+	fi
+	if kill -0 "$SERVER_PID" 2>/dev/null; then
+		stop_concurd
+		fail "$desc: starts and listens" "no 'listening on' line in 10 s"
+		return 1
+	fi
+	wait "$SERVER_PID" 2>/dev/null
+	st=$?
+	if [ "$st" = 69 ]; then
+		UNAVAILABLE="$(tail -n 1 "$LOG")"
+		skip "$desc: unavailable here (exit 69): $UNAVAILABLE"
+		return 2
+	fi
+	fail "$desc: starts and listens" "exit status $st"
+	tail -n 5 "$LOG" | sed 's/^/#   /' >&2
+	return 1
+}
+
+# conform DESC HOST CHECK ARGS...: one conform check against the server.
+conform() {
+	local desc=$1 host=$2 chk=$3 out n; shift 3
+	if out=$("$CONFORM" "$chk" "$host" "$PORT" "$@" 2>"$T/conform.err"); then
+		pass "$desc: $chk${1:+ $*}"
+		n=$(printf '%s\n' "$out" | sed -n 's/.* connections=\([0-9][0-9]*\)$/\1/p')
+		CONNS=$((CONNS + ${n:-0}))
+	else
+		fail "$desc: $chk${1:+ $*}" "$(cat "$T/conform.err")"
+		CONNS_KNOWN=0	# a failed check stops part way
+	fi
+}
+
+# finish DESC: SIGTERM; exit 0, one summary line with connections=CONNS.
+finish() {
+	local desc=$1 summary got
+	stop_concurd
+	if [ "$STOP_HUNG" = 1 ]; then
+		fail "$desc: exits on SIGTERM" "still running 10 s after SIGTERM; killed"
+	else
+		is "$SERVER_STATUS" 0 "$desc: exits 0 on SIGTERM"
+	fi
+	summary=$(grep '^concurd: summary:' "$LOG")
+	is "$(printf '%s\n' "$summary" | count_lines)" 1 "$desc: one summary line"
+	got=$(printf '%s\n' "$summary" | sed -n 's/.*[ :]connections=\([0-9][0-9]*\).*/\1/p' | head -n 1)
+	if [ "$CONNS_KNOWN" = 1 ]; then
+		is "connections=${got:-missing}" "connections=$CONNS" \
+		    "$desc: summary counts the $CONNS connections made"
+	else
+		like "$summary" 'connections=[0-9]+' "$desc: summary has connections="
+	fi
+	if [ "${FAILED_BEFORE:-0}" != "$_tap_fail" ]; then
+		diag "$desc: server log:"
+		tail -n 20 "$LOG" | sed 's/^/#   /' >&2
+		FAILED_BEFORE=$_tap_fail
+	fi
+}
+
+# checks HOST MODEL SERVICE DESC: the checks that fit the service.
+checks() {
+	local host=$1 model=$2 svc=$3 desc=$4
+	case $svc in
+	echo)
+		if [ "$model" = iterative ]; then
+			conform "$desc" "$host" echo-many --serial
+			conform "$desc" "$host" echo-many --clients 1 --messages 8
+		else
+			conform "$desc" "$host" echo-many --clients 64 --messages 3
+		fi
+		conform "$desc" "$host" halfclose ;;
+	discard)	conform "$desc" "$host" discard ;;
+	chargen)	conform "$desc" "$host" chargen ;;
+	daytime)	conform "$desc" "$host" daytime ;;
+	time)		conform "$desc" "$host" time ;;
+	nbytes)
+		conform "$desc" "$host" nbytes-valid
+		conform "$desc" "$host" nbytes-malformed ;;
+	*)
+		# A new service needs its checks here.
+		echo "not ok $((++_tap_n)) - $desc: no conformance check for service '$svc' # TODO write one" ;;
+	esac
+}
+
+list=$("$CONCURD" --list 2>"$T/list.err")
+st=$?
+is "$st" 0 "concurd --list exits 0"
+models=$(printf '%s\n' "$list" | awk '$1 == "model" {print $2}')
+services=$(printf '%s\n' "$list" | awk '$1 == "service" {print $2}')
+like "$models" '.' "concurd --list names models"
+like "$services" '.' "concurd --list names services"
+
+start=$SECONDS
+nlog=0
+FAILED_BEFORE=0
+declare -A unavailable
+for m in $models; do
+	for s in $services; do
+		desc="$m/$s"
+		serve "$desc" -m "$m" -s "$s" -b 127.0.0.1
+		case $? in
+		0) checks 127.0.0.1 "$m" "$s" "$desc"; finish "$desc" ;;
+		2) unavailable[$m]=$UNAVAILABLE; break ;;
+		esac
+	done
+done
+
+# IPv6: every model once with echo on ::1.
+if grep -qi '^0\{31\}1 ' /proc/net/if_inet6 2>/dev/null; then
+	for m in $models; do
+		[ -n "${unavailable[$m]:-}" ] && { skip "$m/echo on ::1: unavailable"; continue; }
+		desc="$m/echo on ::1"
+		serve "$desc" -m "$m" -s echo -b ::1 || continue
+		like "$(cat "$LOG")" 'listening on \[?::1\]? port' "$desc: reports ::1"
+		if [ "$m" = iterative ]; then
+			conform "$desc" ::1 echo-many --serial
+		else
+			conform "$desc" ::1 echo-many --clients 8 --messages 2
+		fi
+		conform "$desc" ::1 halfclose
+		finish "$desc"
+	done
+else
+	skip "no ::1 on this host"
+fi
+
+# Pools serve more persistent clients than they start with.
+for m in $models; do
+	case $m in pre*) ;; *) continue ;; esac
+	[ -n "${unavailable[$m]:-}" ] && continue
+	desc="$m -w 4"
+	serve "$desc" -m "$m" -s echo -b 127.0.0.1 -w 4 || continue
+	conform "$desc" 127.0.0.1 echo-many --clients 12 --messages 2 --timeout 10
+	finish "$desc"
+	diag "$desc: $(grep '^concurd: summary:' "$LOG")"
+done
+
+diag "conformance: $((SECONDS - start)) s for $(echo $models | wc -w) models x $(echo $services | wc -w) services"
+done_testing
