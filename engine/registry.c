@@ -24,12 +24,17 @@ const struct service *const services[] = {
 };
 
 extern const struct model model_iterative, model_fork, model_thread;
+extern const struct model model_prefork, model_prefork_flock,
+    model_prefork_mutex;
 extern const struct model model_select, model_poll, model_epoll;
 
 const struct model *const models[] = {
 	&model_iterative,
 	&model_fork,
 	&model_thread,
+	&model_prefork,
+	&model_prefork_flock,
+	&model_prefork_mutex,
 	&model_select,
 	&model_poll,
 	&model_epoll,

@@ -1,0 +1,105 @@
+/*
+ * prefork-flock (UNP serv03): a pool of processes blocking in accept(),
+ * with accept serialised by an fcntl(2) record lock.
+ *
+ * Each child takes a write lock on a scratch file (F_SETLKW) before
+ * accept() and releases it after, so one child at a time waits in accept()
+ * and the others wait on the lock -- the portable answer, in UNP's day, to
+ * kernels that woke every acceptor.  The file is made with mkostemp() in
+ * $TMPDIR (or /tmp) and unlinked at once, so nothing is left on disk.  As
+ * in UNP's my_lock_init() the parent opens it once and the children
+ * inherit the descriptor: that is correct for fcntl locks, which belong to
+ * a process, not to an open file description, so two children holding the
+ * same inherited descriptor still exclude each other (flock(2) and OFD
+ * locks, which belong to the open file description, would not).  A child's
+ * lock dies with it, so a killed child cannot wedge the pool.  F_SETLKW is
+ * interrupted by SIGTERM like accept() is.
+ *
+ * Pool size, growth, shrinking and stop are prefork's (see prefork.c and
+ * engine/pool.h): -w N at start (default 2 x CPUs, at least 4), grown to
+ * keep 2 idle up to --max-workers (default 256), shrunk back to N.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "pool.h"
+#include "server.h"
+
+static int lock_fd = -1;
+
+static int
+flock_init(void **st)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[PATH_MAX];
+	int fd;
+
+	if (dir == NULL || *dir == '\0')
+		dir = "/tmp";
+	if (snprintf(path, sizeof(path), "%s/concurd-lock.XXXXXX", dir) >=
+	    (int)sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((fd = mkostemp(path, O_CLOEXEC)) == -1)
+		return -1;
+	if (unlink(path) == -1) {
+		fd_close(fd);
+		return -1;
+	}
+	lock_fd = fd;
+	*st = &lock_fd;
+	return 0;
+}
+
+static int
+setlk(int fd, short type)
+{
+	struct flock fl = { .l_type = type, .l_whence = SEEK_SET };
+
+	return fcntl(fd, type == F_UNLCK ? F_SETLK : F_SETLKW, &fl);
+}
+
+static int
+flock_lock(void *st)
+{
+	return setlk(*(int *)st, F_WRLCK);	/* EINTR: the caller looks */
+}
+
+static int
+flock_unlock(void *st)
+{
+	return setlk(*(int *)st, F_UNLCK);
+}
+
+static void
+flock_fini(void *st)
+{
+	fd_close(*(int *)st);
+	*(int *)st = -1;
+}
+
+static const struct pool_lock flock_ops = {
+	.init = flock_init,
+	.lock = flock_lock,
+	.unlock = flock_unlock,
+	.fini = flock_fini,
+};
+
+static int
+prefork_flock_run(struct server *srv)
+{
+	return pool_prefork_run(srv, &flock_ops);
+}
+
+const struct model model_prefork_flock = {
+	.name = "prefork-flock",
+	.summary = "preforked pool, accept under an fcntl lock (UNP serv03)",
+	.flags = MODEL_POOL | MODEL_PROCESS,
+	.run = prefork_flock_run,
+};
