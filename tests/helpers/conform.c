@@ -337,6 +337,7 @@ struct client {
 	size_t size, sent, rcvd;
 	char *buf;		/* the message in flight */
 	bool done;		/* all messages echoed; waiting for the rest */
+	bool shut;		/* we half-closed */
 	bool eof;		/* server closed after our shutdown */
 };
 
@@ -345,7 +346,7 @@ struct client {
 static size_t
 pick_size(uint64_t *s)
 {
-	unsigned e = (unsigned)(rnd(s) % 19);	/* 2^0 .. 2^18 */
+	unsigned e = (unsigned)(rnd(s) % 18);	/* 2^0 .. 2^17 */
 	size_t base = (size_t)1 << e;
 
 	return base + (size_t)(rnd(s) % base);
@@ -359,8 +360,6 @@ next_message(struct client *c, int idx)
 		c->size = MAX_MSG;	/* both extremes, every run */
 	if (c->msg == 0 && idx == 1)
 		c->size = 1;
-	if (c->size > MAX_MSG)
-		c->size = MAX_MSG;
 	rnd_fill(&c->rng, c->buf, c->size);
 	c->sent = c->rcvd = 0;
 }
@@ -393,10 +392,13 @@ client_io(struct client *c, int idx, short rev, int nmsgs, int *ndone,
 		    ": %s", idx, c->msg, c->size, c->rcvd, strerror(errno));
 	}
 	if (r == 0) {
-		if (c->done) {
+		if (c->shut) {
 			c->eof = true;
 			return;
 		}
+		if (c->done)
+			failx("client %d: server closed the connection before "
+			    "the client did", idx);
 		failx("client %d message %d (%zu bytes): server closed the "
 		    "connection after echoing %zu bytes", idx, c->msg, c->size,
 		    c->rcvd);
@@ -475,9 +477,11 @@ echo_many(int nclients, int nmsgs, uint64_t seed, int timeout_s)
 	}
 	/* All done: half-close every client; the server must finish and
 	 * close each one (echo's EOF rule) without a stray byte. */
-	for (i = 0; i < nclients; i++)
+	for (i = 0; i < nclients; i++) {
 		if (shutdown(cl[i].fd, SHUT_WR) == -1)
 			failx("shutdown: %s", strerror(errno));
+		cl[i].shut = true;
+	}
 	while (neof < nclients) {
 		for (i = 0; i < nclients; i++) {
 			pfd[i].fd = cl[i].eof ? -1 : cl[i].fd;
