@@ -25,7 +25,7 @@ const struct service *const services[] = {
 
 extern const struct model model_iterative, model_fork, model_thread;
 extern const struct model model_prefork, model_prefork_flock,
-    model_prefork_mutex;
+    model_prefork_mutex, model_prefork_fdpass;
 extern const struct model model_select, model_poll, model_epoll;
 
 const struct model *const models[] = {
@@ -35,6 +35,7 @@ const struct model *const models[] = {
 	&model_prefork,
 	&model_prefork_flock,
 	&model_prefork_mutex,
+	&model_prefork_fdpass,
 	&model_select,
 	&model_poll,
 	&model_epoll,

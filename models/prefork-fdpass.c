@@ -1,0 +1,399 @@
+/*
+ * prefork-fdpass (UNP serv05): the parent accepts and passes each
+ * connection to an idle child over a Unix socket.
+ *
+ * Each child has a stream socketpair to the parent.  The parent polls the
+ * listener, its signal pipe and every child's socket; on a connection it
+ * picks the first idle child (as UNP does, so the meter shows the early
+ * children doing most of the work), sends it the descriptor with
+ * SCM_RIGHTS beside one byte of data, and closes its own copy.  The child
+ * serves the connection and writes one byte back when it is done, which
+ * makes it idle again.  Only the parent accepts, so the listener can be
+ * non-blocking here, and the parent knows every child's state without
+ * shared memory.
+ *
+ * Pool size (engine/pool.h): -w N children at start (default 2 x online
+ * CPUs, at least 4).  When fewer than 2 are idle after a hand-off the parent
+ * forks more at once, up to --max-workers (default 256); a connection that
+ * finds no idle child gets a new one at once.  With every child busy and the
+ * pool at its maximum the parent stops polling the listener and clients wait
+ * in the listen backlog.  A child that reports done while as many others as
+ * the initial size are idle is told to leave: the parent closes its socket
+ * and the child exits on EOF, so an idle pool shrinks back to N.  A child
+ * that dies is reaped and replaced.  On SIGTERM or SIGINT every child gets
+ * SIGTERM every 100 ms, SIGKILL after 5 s, until all are reaped.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "log.h"
+#include "pool.h"
+#include "server.h"
+#include "sig.h"
+
+#define ACCEPT_BATCH	16	/* connections per wakeup, then look around */
+#define PAUSE_MS	100
+
+/* The parent's view of each slot. */
+enum { C_NONE, C_IDLE, C_BUSY, C_LEAVING, C_LOST };
+
+struct fdpass {
+	struct pool_policy pol;
+	int sock[MAX_WORKER_SLOTS];	/* parent's end, -1 if none */
+	int st[MAX_WORKER_SLOTS];
+	int idle, total;
+	int child_end, parent_end;	/* of the child being forked */
+	bool replace;
+	struct pollfd pfd[MAX_WORKER_SLOTS + 2];
+	int pslot[MAX_WORKER_SLOTS + 2];
+};
+
+static void
+set_state(struct server *srv, struct fdpass *fp, int i, int st)
+{
+	fp->st[i] = st;
+	atomic_store(&srv->stats->slot[i].busy,
+	    st == C_IDLE ? SLOT_IDLE : st == C_BUSY ? SLOT_BUSY : SLOT_LEAVING);
+}
+
+/* Receive one descriptor: the fd, 0 on EOF (the parent closed: leave), -1
+ * with errno. */
+static int
+recv_fd(int sock, int *fd)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct msghdr mh;
+	struct iovec iov;
+	struct cmsghdr *c;
+	char b;
+	ssize_t n;
+
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = &b;
+	iov.iov_len = 1;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.buf;
+	mh.msg_controllen = sizeof(cm.buf);
+	n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	if (n <= 0)
+		return (int)n;
+	*fd = -1;
+	for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(fd, CMSG_DATA(c), sizeof(int));
+	if (*fd == -1) {
+		errno = EBADMSG;
+		return -1;
+	}
+	return 1;
+}
+
+static int
+send_fd(int sock, int fd)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} cm;
+	struct msghdr mh;
+	struct iovec iov;
+	struct cmsghdr *c;
+	char b = 1;
+	ssize_t n;
+
+	memset(&mh, 0, sizeof(mh));
+	memset(&cm, 0, sizeof(cm));
+	iov.iov_base = &b;
+	iov.iov_len = 1;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.buf;
+	mh.msg_controllen = sizeof(cm.buf);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	do
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n == -1 && errno == EINTR);
+	return n == 1 ? 0 : -1;
+}
+
+static void
+child(struct server *srv, int slot, void *arg)
+{
+	struct fdpass *fp = arg;
+	int sock = fp->child_end, i, fd = -1, r;
+	char b = 1;
+
+	server_child_init();
+	close(srv->lfd);
+	/* Only the parent may hold the other end, or leaving by EOF fails. */
+	close(fp->parent_end);
+	for (i = 0; i < MAX_WORKER_SLOTS; i++)
+		if (fp->sock[i] != -1)
+			close(fp->sock[i]);
+	while (!server_stopping()) {
+		r = recv_fd(sock, &fd);
+		if (r == 0)
+			break;		/* the parent says leave */
+		if (r == -1) {
+			if (errno == EINTR || errno == EBADMSG)
+				continue;
+			log_warn("worker %d: recvmsg", slot);
+			_exit(71);
+		}
+		serve_blocking(srv, fd, slot);
+		if (server_stopping())
+			break;
+		if (io_send_all(sock, &b, 1) == -1)
+			break;		/* the parent is gone */
+	}
+	_exit(0);
+}
+
+/* The child's socket is closed or broken: it is gone or going. */
+static void
+lost(struct server *srv, struct fdpass *fp, int i)
+{
+	if (fp->sock[i] != -1) {
+		close(fp->sock[i]);
+		fp->sock[i] = -1;
+	}
+	if (fp->st[i] == C_IDLE)
+		fp->idle--;
+	if (fp->st[i] != C_LEAVING)
+		set_state(srv, fp, i, C_LOST);
+}
+
+static void
+gone(struct server *srv, int i, void *arg)
+{
+	struct fdpass *fp = arg;
+
+	lost(srv, fp, i);
+	if (fp->st[i] == C_LOST && !server_stopping()) {
+		log_warnx("worker %d: child %d ended unexpectedly; replacing it",
+		    i, atomic_load(&srv->stats->slot[i].pid));
+		fp->replace = true;
+	}
+	fp->st[i] = C_NONE;
+	fp->total--;
+}
+
+/* Fork a child into a free slot; returns the slot or -1 (errno). */
+static int
+spawn(struct server *srv, struct fdpass *fp)
+{
+	int sv[2], i;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		return -1;
+	fp->child_end = sv[1];
+	fp->parent_end = sv[0];
+	i = pool_fork(srv, fp->pol.max, child, fp);
+	close(sv[1]);
+	fp->child_end = fp->parent_end = -1;
+	if (i == -1) {
+		fd_close(sv[0]);
+		return -1;
+	}
+	fp->sock[i] = sv[0];
+	fp->total++;
+	fp->idle++;
+	set_state(srv, fp, i, C_IDLE);
+	return i;
+}
+
+static bool
+grow(struct server *srv, struct fdpass *fp)
+{
+	int want = pool_want(&fp->pol, fp->idle, fp->total);
+
+	for (; want > 0; want--) {
+		if (spawn(srv, fp) == -1) {
+			server_overload_begin("fork");
+			return false;
+		}
+		server_overload_end();
+	}
+	return true;
+}
+
+/* Hand fd to an idle child, starting one if none is idle.  0, or -1 when
+ * no child could take it. */
+static int
+hand_off(struct server *srv, struct fdpass *fp, int fd)
+{
+	int i, tries;
+
+	for (tries = 0;; tries++) {
+		if (tries == 4)
+			return -1;	/* sendmsg keeps failing: drop it */
+		for (i = 0; i < fp->pol.max; i++)
+			if (fp->st[i] == C_IDLE && fp->sock[i] != -1)
+				break;
+		if (i == fp->pol.max && (i = spawn(srv, fp)) == -1) {
+			server_overload_begin("fork");
+			return -1;
+		}
+		if (send_fd(fp->sock[i], fd) == 0)
+			break;
+		log_warn("worker %d: sendmsg", i);
+		lost(srv, fp, i);	/* reaped soon; try another */
+	}
+	set_state(srv, fp, i, C_BUSY);
+	fp->idle--;
+	return 0;
+}
+
+/* A child's socket is readable: done bytes, or EOF. */
+static void
+from_child(struct server *srv, struct fdpass *fp, int i)
+{
+	char buf[16];
+	ssize_t n = read(fp->sock[i], buf, sizeof(buf));
+
+	if (n == -1 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		lost(srv, fp, i);
+		return;
+	}
+	if (fp->st[i] != C_BUSY)
+		return;
+	if (fp->idle >= fp->pol.max_spare) {
+		log_debug("worker %d: %d idle, telling it to leave", i,
+		    fp->idle);
+		set_state(srv, fp, i, C_LEAVING);
+		close(fp->sock[i]);
+		fp->sock[i] = -1;
+		return;
+	}
+	set_state(srv, fp, i, C_IDLE);
+	fp->idle++;
+}
+
+static int
+accept_some(struct server *srv, struct fdpass *fp, int64_t *resume)
+{
+	int k, fd;
+
+	for (k = 0; k < ACCEPT_BATCH; k++) {
+		if (fp->idle == 0 && fp->total >= fp->pol.max)
+			break;
+		fd = server_accept(srv, ACCEPT_NOPAUSE, NULL, NULL);
+		if (fd == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				*resume = pool_now_ms() + PAUSE_MS;
+				break;
+			}
+			return -errno;
+		}
+		if (hand_off(srv, fp, fd) == -1) {
+			atomic_fetch_add(&srv->stats->refused, 1);
+			*resume = pool_now_ms() + PAUSE_MS;
+			close(fd);
+			break;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
+static int
+fdpass_loop(struct server *srv, struct fdpass *fp)
+{
+	int64_t grow_at = 0, accept_at = 0;
+
+	while (!server_stopping()) {
+		int64_t now = pool_now_ms(), wake = -1;
+		int n = 0, i, r, e;
+
+		if (fp->replace) {
+			fp->replace = false;
+			grow_at = now + PAUSE_MS;	/* never a fork loop */
+		}
+		if (now >= grow_at && !grow(srv, fp))
+			grow_at = now + PAUSE_MS;
+		if (now < grow_at)
+			wake = grow_at;
+		fp->pfd[n] = (struct pollfd){ .fd = sig_fd(), .events = POLLIN };
+		fp->pslot[n++] = -1;
+		if (now >= accept_at &&
+		    (fp->idle > 0 || fp->total < fp->pol.max)) {
+			fp->pfd[n] = (struct pollfd){ .fd = srv->lfd,
+			    .events = POLLIN };
+			fp->pslot[n++] = -2;
+		} else if (now < accept_at && (wake == -1 || accept_at < wake))
+			wake = accept_at;
+		for (i = 0; i < fp->pol.max; i++)
+			if (fp->sock[i] != -1) {
+				fp->pfd[n] = (struct pollfd){ .fd = fp->sock[i],
+				    .events = POLLIN };
+				fp->pslot[n++] = i;
+			}
+		r = poll(fp->pfd, (nfds_t)n,
+		    wake == -1 ? -1 : (int)(wake > now ? wake - now : 0));
+		if (r == -1 && errno != EINTR)
+			return -errno;
+		for (i = 0; r > 0 && i < n; i++) {
+			if (fp->pfd[i].revents == 0)
+				continue;
+			if (fp->pslot[i] == -1)
+				(void)server_take_signals(srv);
+			else if (fp->pslot[i] >= 0)
+				from_child(srv, fp, fp->pslot[i]);
+		}
+		pool_reap(srv, gone, fp);
+		if (r > 0 && n > 1 && fp->pslot[1] == -2 && fp->pfd[1].revents &&
+		    !server_stopping() &&
+		    (e = accept_some(srv, fp, &accept_at)) < 0)
+			return e;
+	}
+	return 0;
+}
+
+static int
+fdpass_run(struct server *srv)
+{
+	struct fdpass *fp;
+	int i, err;
+
+	if (fd_set_nonblock(srv->lfd, true) == -1)
+		return -errno;
+	if ((fp = calloc(1, sizeof(*fp))) == NULL)
+		return -errno;
+	pool_policy(srv, &fp->pol);
+	for (i = 0; i < MAX_WORKER_SLOTS; i++)
+		fp->sock[i] = -1;
+	fp->child_end = fp->parent_end = -1;
+	err = fdpass_loop(srv, fp);
+	pool_end_children(srv);
+	for (i = 0; i < MAX_WORKER_SLOTS; i++)
+		fd_close(fp->sock[i]);
+	free(fp);
+	return err;
+}
+
+const struct model model_prefork_fdpass = {
+	.name = "prefork-fdpass",
+	.summary = "the parent accepts and passes descriptors to a preforked "
+	    "pool (UNP serv05)",
+	.flags = MODEL_POOL | MODEL_PROCESS,
+	.run = fdpass_run,
+};
