@@ -4,10 +4,10 @@
  *   lab_hostile HOST PORT BYTES
  *
  * It sends a burst of at most BYTES without reading, until the stream stalls
- * for a second: the server's echo is then blocked in write(), and its
+ * for 300 ms: the server's echo is then blocked in write(), and its
  * receive buffer is full.  Then it half-closes and reads just enough (our
  * own send buffer is kept small) for the server's kernel to take our last
- * bytes and the FIN (3 s at most), and closes with SO_LINGER 0: an RST while
+ * bytes and the FIN (1 s at most), and closes with SO_LINGER 0: an RST while
  * the server still has megabytes to write.  A server that got our FIN is in
  * CLOSE_WAIT, where an RST makes its next write fail with EPIPE and raise
  * SIGPIPE (in ESTABLISHED it would fail with ECONNRESET, no signal).
@@ -79,8 +79,8 @@ main(int argc, char **argv)
 			perror("lab_hostile: send");
 			return 1;
 		}
-		if (poll(&pfd, 1, 1000) == 0) {
-			stalled = 1;	/* a whole second: burst over */
+		if (poll(&pfd, 1, 300) == 0) {
+			stalled = 1;	/* 300 ms without progress */
 			break;
 		}
 	}
@@ -90,7 +90,7 @@ main(int argc, char **argv)
 	}
 	/* Read a little at a time until our queue (and FIN) is acked. */
 	pfd.events = POLLIN;
-	for (i = 0; i < 3000; i++) {
+	for (i = 0; i < 1000; i++) {
 		if (outq(fd) == 0) {
 			drained = 1;
 			break;
