@@ -472,13 +472,14 @@ tpool_fini(struct tpool *tp)
 }
 
 int
-tpool_grow(struct tpool *tp, int pending)
+tpool_grow(struct tpool *tp, const int *pending)
 {
 	struct stats *s = tp->srv->stats;
 	int want, i, e;
 
 	pthread_mutex_lock(&tp->mu);
-	want = pool_want(&tp->pol, tp->idle - pending, tp->total);
+	want = pool_want(&tp->pol, tp->idle - (pending ? *pending : 0),
+	    tp->total);
 	for (i = 0; want > 0 && i < tp->pol.max; i++) {
 		struct tworker *w = &tp->w[i];
 
@@ -537,11 +538,13 @@ tpool_stay(struct tpool *tp)
 }
 
 void
-tpool_exit(struct tworker *w)
+tpool_exit(struct tworker *w, bool was_idle)
 {
 	struct tpool *tp = w->tp;
 
 	pthread_mutex_lock(&tp->mu);
+	if (was_idle)
+		tp->idle--;
 	w->state = TW_DONE;
 	tp->total--;
 	pthread_mutex_unlock(&tp->mu);

@@ -87,11 +87,11 @@ int pool_prefork_run(struct server *srv, const struct pool_lock *lk);
 /*
  * Thread pools.  mu guards every field marked so; the worker function gets
  * its struct tworker.  tpool_grow() (main thread) starts workers as the
- * policy wants, given pending connections queued for the pool that idle
- * workers will take; it returns -1 when pthread_create failed (logged once
- * per episode; the caller backs off).  tpool_join() joins workers that
- * ended.  tpool_stop() sets stopping, wakes cv, nudges every worker until
- * all are joined.
+ * policy wants, counting as busy as many idle workers as there are
+ * connections queued for the pool (*pending, read under mu; NULL: none).
+ * It returns -1 when pthread_create failed (logged once per episode; the
+ * caller backs off).  tpool_join() joins workers that ended.  tpool_stop()
+ * sets stopping, wakes cv, nudges every worker until all are joined.
  */
 struct tpool;
 
@@ -120,7 +120,7 @@ struct tpool {
 };
 
 int tpool_init(struct tpool *tp, struct server *srv, void *(*fn)(void *));
-int tpool_grow(struct tpool *tp, int pending);
+int tpool_grow(struct tpool *tp, const int *pending);
 void tpool_join(struct tpool *tp);
 void tpool_stop(struct tpool *tp);
 void tpool_fini(struct tpool *tp);
@@ -129,8 +129,8 @@ void tpool_fini(struct tpool *tp);
  * worker should leave, and is no longer counted). */
 bool tpool_took(struct tpool *tp);
 bool tpool_stay(struct tpool *tp);
-/* Worker side, last call, mu not held. */
-void tpool_exit(struct tworker *w);
+/* Worker side, last call, mu not held; was_idle: still counted idle. */
+void tpool_exit(struct tworker *w, bool was_idle);
 /* Main thread: wait for a signal, a worker's byte, or (with fd >= 0) fd
  * readable, at most timeout_ms.  Returns 1 if fd is readable, else 0, -1
  * with errno on a poll error.  Signals are taken (server_take_signals). */

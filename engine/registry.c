@@ -25,7 +25,8 @@ const struct service *const services[] = {
 
 extern const struct model model_iterative, model_fork, model_thread;
 extern const struct model model_prefork, model_prefork_flock,
-    model_prefork_mutex, model_prefork_fdpass;
+    model_prefork_mutex, model_prefork_fdpass, model_prethread,
+    model_prethread_queue;
 extern const struct model model_select, model_poll, model_epoll;
 
 const struct model *const models[] = {
@@ -36,6 +37,8 @@ const struct model *const models[] = {
 	&model_prefork_flock,
 	&model_prefork_mutex,
 	&model_prefork_fdpass,
+	&model_prethread,
+	&model_prethread_queue,
 	&model_select,
 	&model_poll,
 	&model_epoll,

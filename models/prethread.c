@@ -1,0 +1,140 @@
+/*
+ * prethread (UNP serv07): a pool of threads that take turns in accept(),
+ * a mutex around it.
+ *
+ * Each worker locks the accept mutex, blocks in accept() on the (blocking)
+ * listener, unlocks, and serves the connection with blocking I/O.  The main
+ * thread only manages the pool: it waits on its signal pipe and on a wakeup
+ * pipe the workers write to.
+ *
+ * Pool size (engine/pool.h): -w N threads at start (default 2 x online
+ * CPUs, at least 4).  A worker that takes a connection and sees fewer than
+ * 2 idle workers left wakes the main thread, which starts enough threads at
+ * once to have 2 idle again, up to --max-workers (default 256); so
+ * persistent clients beyond the initial size are served.  A worker that
+ * ends a connection while as many others as the initial size are idle
+ * exits (the main thread joins it), so an idle pool shrinks back to N.
+ * Counts are kept under the pool's mutex.  The summary's spread counts
+ * connections per worker slot.  Stacks are 256 KiB.
+ *
+ * Stop: SIGTERM or SIGINT reach the main thread (workers block them); it
+ * nudges every worker (SIGUSR2, no SA_RESTART) every 50 ms until all are
+ * joined.  The worker in accept() or in a connection's read() sees EINTR
+ * and the stop flag; those waiting for the accept mutex get it in turn and
+ * see the flag before calling accept().
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "pool.h"
+#include "server.h"
+
+#define PAUSE_MS	100
+
+struct prethread {
+	struct tpool tp;	/* first: a worker finds us from its tpool */
+	pthread_mutex_t accept_mu;
+};
+
+static bool
+transient(int e)
+{
+	return e == EINTR || e == EAGAIN || e == EMFILE || e == ENFILE ||
+	    e == ENOBUFS || e == ENOMEM;
+}
+
+static void *
+worker(void *arg)
+{
+	struct tworker *w = arg;
+	struct tpool *tp = w->tp;
+	struct prethread *pt = (struct prethread *)tp;
+	struct server *srv = tp->srv;
+	bool wake, idle = true;
+	int fd;
+
+	server_block_signals();
+	while (!server_stopping()) {
+		pthread_mutex_lock(&pt->accept_mu);
+		if (server_stopping()) {
+			fd = -1;
+			errno = EINTR;
+		} else
+			fd = server_accept(srv, 0, NULL, NULL);
+		pthread_mutex_unlock(&pt->accept_mu);
+		if (fd == -1) {
+			if (transient(errno))
+				continue;	/* server_accept paused if need be */
+			log_warn("worker %d: accept", w->slot);
+			pthread_mutex_lock(&tp->mu);
+			if (tp->err == 0)
+				tp->err = -errno;
+			pthread_mutex_unlock(&tp->mu);
+			server_request_stop();
+			break;
+		}
+		pthread_mutex_lock(&tp->mu);
+		wake = tpool_took(tp);
+		pthread_mutex_unlock(&tp->mu);
+		if (wake)
+			pool_notify(tp->notify[1]);
+		serve_blocking(srv, fd, w->slot);
+		pthread_mutex_lock(&tp->mu);
+		idle = tpool_stay(tp);
+		pthread_mutex_unlock(&tp->mu);
+		if (!idle)
+			break;
+	}
+	tpool_exit(w, idle);
+	return NULL;
+}
+
+static int
+prethread_run(struct server *srv)
+{
+	struct prethread *pt;
+	int64_t resume = 0;
+	int err, e;
+
+	if ((pt = calloc(1, sizeof(*pt))) == NULL)
+		return -errno;
+	if ((err = tpool_init(&pt->tp, srv, worker)) < 0) {
+		free(pt);
+		return err;
+	}
+	if ((e = pthread_mutex_init(&pt->accept_mu, NULL)) != 0) {
+		tpool_fini(&pt->tp);
+		free(pt);
+		return -e;
+	}
+	while (!server_stopping()) {
+		int64_t now = pool_now_ms();
+
+		if (now >= resume && tpool_grow(&pt->tp, NULL) == -1)
+			resume = now + PAUSE_MS;	/* pthread_create failed */
+		if (tpool_wait(&pt->tp, -1,
+		    now < resume ? (int)(resume - now) : -1) == -1) {
+			err = -errno;
+			break;
+		}
+		tpool_join(&pt->tp);
+	}
+	tpool_stop(&pt->tp);
+	pthread_mutex_lock(&pt->tp.mu);
+	if (err == 0)
+		err = pt->tp.err;
+	pthread_mutex_unlock(&pt->tp.mu);
+	pthread_mutex_destroy(&pt->accept_mu);
+	tpool_fini(&pt->tp);
+	free(pt);
+	return err;
+}
+
+const struct model model_prethread = {
+	.name = "prethread",
+	.summary = "a pool of threads, mutex around accept (UNP serv07)",
+	.flags = MODEL_POOL,
+	.run = prethread_run,
+};
