@@ -28,6 +28,7 @@ extern const struct model model_prefork, model_prefork_flock,
     model_prefork_mutex, model_prefork_fdpass, model_prethread,
     model_prethread_queue;
 extern const struct model model_select, model_poll, model_epoll;
+extern const struct model model_uring;
 
 const struct model *const models[] = {
 	&model_iterative,
@@ -42,6 +43,7 @@ const struct model *const models[] = {
 	&model_select,
 	&model_poll,
 	&model_epoll,
+	&model_uring,
 	NULL
 };
 
