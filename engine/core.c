@@ -15,6 +15,7 @@
 #include <stdalign.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -26,24 +27,85 @@
 #include "server.h"
 #include "sig.h"
 
-static atomic_bool stop_requested;
+static atomic_bool stop_requested, close_requested;
+static _Atomic uint64_t stop_us;	/* when the stop was first seen */
+static int grace_ms;
+/* In a process-model child: SIGTERMs received (the parent's stop, then its
+ * close).  Only the handler writes it. */
+static volatile sig_atomic_t child_terms;
+static bool is_child;
+
+void
+server_set_grace(int ms)
+{
+	grace_ms = ms;
+}
+
+static void
+mark_stop(void)
+{
+	uint64_t zero = 0;
+
+	atomic_store(&stop_requested, true);
+	atomic_compare_exchange_strong(&stop_us, &zero, now_us());
+}
 
 bool
 server_stopping(void)
 {
 	if (atomic_load_explicit(&stop_requested, memory_order_relaxed))
 		return true;
-	if (sig_peek(SIGTERM) || sig_peek(SIGINT)) {
-		atomic_store(&stop_requested, true);
+	if (is_child ? child_terms > 0 : sig_peek(SIGTERM) || sig_peek(SIGINT)) {
+		mark_stop();
 		return true;
 	}
 	return false;
 }
 
+bool
+server_closing(void)
+{
+	if (atomic_load_explicit(&close_requested, memory_order_relaxed))
+		return true;
+	if (is_child && child_terms > 1)
+		return true;
+	if (!server_stopping())
+		return false;
+	return grace_ms == 0 ||
+	    now_us() >= atomic_load(&stop_us) + (uint64_t)grace_ms * 1000;
+}
+
+int
+server_grace_left_ms(void)
+{
+	uint64_t end, t;
+
+	if (!server_stopping() || server_closing())
+		return 0;
+	end = atomic_load(&stop_us) + (uint64_t)grace_ms * 1000;
+	t = now_us();
+	return t >= end ? 0 : (int)((end - t) / 1000) + 1;
+}
+
 void
 server_request_stop(void)
 {
-	atomic_store(&stop_requested, true);
+	mark_stop();
+}
+
+void
+server_request_close(void)
+{
+	mark_stop();
+	atomic_store(&close_requested, true);
+}
+
+static void
+on_child_term(int signo)
+{
+	(void)signo;
+	if (child_terms < 100)
+		child_terms++;
 }
 
 static void
@@ -95,8 +157,13 @@ server_child_init(void)
 	/* The parent's pipe is the parent's: a child learns of a stop from
 	 * its own flag, set by SIGTERM, which interrupts its blocking calls. */
 	sig_pipe_close();
-	(void)sig_watch(SIGTERM, 0);
-	(void)sig_watch(SIGINT, 0);
+	is_child = true;
+	child_terms = 0;
+	atomic_store(&stop_requested, false);
+	atomic_store(&close_requested, false);
+	atomic_store(&stop_us, 0);
+	(void)sig_set(SIGTERM, on_child_term, 0);
+	(void)sig_set(SIGINT, on_child_term, 0);
 	(void)sig_default(SIGCHLD);
 	(void)sig_ignore(SIGHUP);
 	(void)sig_ignore(SIGUSR1);
@@ -110,7 +177,16 @@ server_take_signals(struct server *srv)
 	int got = 0;
 
 	if (sig_take(SIGTERM) || sig_take(SIGINT)) {
-		atomic_store(&stop_requested, true);
+		/* A second one while stopping means: close now. */
+		bool again = atomic_load(&stop_requested);
+
+		mark_stop();
+		if (again)
+			atomic_store(&close_requested, true);
+		else if (grace_ms > 0)
+			log_info("stopping: no new connections; %d s grace for "
+			    "%lld active", grace_ms / 1000,
+			    (long long)atomic_load(&srv->stats->active));
 		got |= SERVER_SIG_STOP;
 	}
 	if (sig_take(SIGCHLD))
@@ -161,6 +237,38 @@ server_overload_end(void)
 		log_info("resumed");
 }
 
+/* Count one more active connection unless at --max-conns. */
+static bool
+reserve(struct server *srv)
+{
+	_Atomic int64_t *active = &srv->stats->active;
+	int64_t cur;
+
+	if (srv->max_conns <= 0) {
+		atomic_fetch_add_explicit(active, 1, memory_order_relaxed);
+		return true;
+	}
+	cur = atomic_load(active);
+	do {
+		if (cur >= srv->max_conns)
+			return false;
+	} while (!atomic_compare_exchange_weak(active, &cur, cur + 1));
+	return true;
+}
+
+void
+server_unreserve(struct server *srv)
+{
+	atomic_fetch_sub_explicit(&srv->stats->active, 1, memory_order_relaxed);
+}
+
+bool
+server_at_limit(struct server *srv)
+{
+	return srv->max_conns > 0 &&
+	    atomic_load(&srv->stats->active) >= srv->max_conns;
+}
+
 int
 server_accept(struct server *srv, unsigned flags,
     struct sockaddr_storage *peer, socklen_t *peerlen)
@@ -172,6 +280,12 @@ server_accept(struct server *srv, unsigned flags,
 		peerlen = &dummy;
 	else
 		*peerlen = sizeof(*peer);
+	if (!reserve(srv)) {
+		if (!(flags & ACCEPT_NOPAUSE))
+			pause_ms(20);
+		errno = EAGAIN;
+		return -1;
+	}
 	for (;;) {
 		fd = accept4(srv->lfd, (struct sockaddr *)peer, peer ? peerlen : NULL,
 		    SOCK_CLOEXEC | ((flags & ACCEPT_NONBLOCK) ? SOCK_NONBLOCK : 0));
@@ -191,6 +305,7 @@ server_accept(struct server *srv, unsigned flags,
 		case ENFILE:
 		case ENOBUFS:
 		case ENOMEM:
+			server_unreserve(srv);
 			server_overload_begin("accept");
 			if (!(flags & ACCEPT_NOPAUSE)) {
 				int e = errno;
@@ -200,6 +315,7 @@ server_accept(struct server *srv, unsigned flags,
 			}
 			return -1;
 		default:
+			server_unreserve(srv);
 			return -1;	/* EINTR, EAGAIN, or a real error */
 		}
 	}
@@ -208,125 +324,6 @@ server_accept(struct server *srv, unsigned flags,
 	if (srv->socktype == SOCK_STREAM)
 		(void)net_set_nodelay(fd, true);
 	return fd;
-}
-
-void
-conn_opened(struct server *srv, int fd, int slot)
-{
-	atomic_fetch_add_explicit(&srv->stats->active, 1, memory_order_relaxed);
-	if (slot >= 0 && slot < MAX_WORKER_SLOTS)
-		atomic_fetch_add_explicit(&srv->stats->slot[slot].conns, 1,
-		    memory_order_relaxed);
-	if (log_level() >= LOG_VERBOSE) {
-		char addr[NET_ADDRSTRLEN] = "?";
-		int port = 0;
-
-		(void)net_peer_addr(fd, addr, sizeof(addr), &port);
-		log_verbose("connection fd %d from %s port %d (worker %d, pid %d)",
-		    fd, addr, port, slot, (int)getpid());
-	}
-}
-
-void
-conn_closed(struct server *srv, uint64_t in, uint64_t out, bool error)
-{
-	struct stats *s = srv->stats;
-
-	atomic_fetch_sub_explicit(&s->active, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&s->served, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&s->bytes_in, in, memory_order_relaxed);
-	atomic_fetch_add_explicit(&s->bytes_out, out, memory_order_relaxed);
-	if (error)
-		atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
-	log_verbose("closed: %llu bytes in, %llu out%s",
-	    (unsigned long long)in, (unsigned long long)out,
-	    error ? ", after an error" : "");
-}
-
-/* Send every emitted slice; -1 on error (errno) or when stopping. */
-static int
-send_out(int fd, struct svc_out *o, uint64_t *sent)
-{
-	struct iovec iov[SVC_OUT_MAX];
-	struct msghdr mh;
-	int i, n = o->n;
-
-	memcpy(iov, o->iov, sizeof(iov));
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = iov;
-	i = 0;
-	while (i < n) {
-		ssize_t w;
-
-		mh.msg_iov = iov + i;
-		mh.msg_iovlen = (size_t)(n - i);
-		w = sendmsg(fd, &mh, MSG_NOSIGNAL);
-		if (w == -1) {
-			if (errno == EINTR && !server_stopping())
-				continue;
-			return -1;
-		}
-		*sent += (uint64_t)w;
-		while (i < n && (size_t)w >= iov[i].iov_len)
-			w -= (ssize_t)iov[i++].iov_len;
-		if (i < n) {
-			iov[i].iov_base = (char *)iov[i].iov_base + w;
-			iov[i].iov_len -= (size_t)w;
-		}
-	}
-	o->n = 0;
-	return 0;
-}
-
-void
-serve_blocking(struct server *srv, int fd, int slot)
-{
-	const struct service *svc = srv->svc;
-	alignas(max_align_t) unsigned char st[SVC_STATE_MAX];
-	char buf[SVC_RECV_MAX];
-	struct svc_out out = { .n = 0 };
-	uint64_t in = 0, sent = 0;
-	bool rd_eof = false, error = false;
-	int r;
-
-	conn_opened(srv, fd, slot);
-	memset(st, 0, svc->state_size);
-	r = svc->start(st, &out);
-	for (;;) {
-		ssize_t n;
-
-		if (r == SVC_ABORT)
-			break;
-		if (out.n > 0 && send_out(fd, &out, &sent) == -1) {
-			error = errno != EINTR;
-			break;
-		}
-		if (r == SVC_DONE)
-			break;
-		if (svc->more != NULL) {
-			r = svc->more(st, &out);
-			if (out.n > 0 || r != SVC_OK)
-				continue;
-		}
-		if (rd_eof)
-			break;	/* nothing will come in, nothing to send */
-		n = read(fd, buf, sizeof(buf));
-		if (n == -1) {
-			if (errno == EINTR && !server_stopping())
-				continue;
-			error = errno != EINTR;
-			break;
-		}
-		if (n == 0) {
-			rd_eof = true;
-			r = svc->eof(st, &out);
-			continue;
-		}
-		in += (uint64_t)n;
-		r = svc->input(st, buf, (size_t)n, &out);
-	}
-	close(fd);
-	conn_closed(srv, in, sent, error);
 }
 
 int
@@ -355,16 +352,49 @@ void
 server_log_stats(struct server *srv)
 {
 	struct stats *s = srv->stats;
+	struct rusage self, kids;
+	char spread[2048];
+	size_t off = 0;
+	int i, n = atomic_load(&s->nslots);
 
-	log_info("stats: active %lld accepted %llu served %llu refused %llu "
-	    "errors %llu bytes_in %llu bytes_out %llu",
+	if (n > MAX_WORKER_SLOTS)
+		n = MAX_WORKER_SLOTS;
+	spread[0] = '-';
+	spread[1] = '\0';
+	for (i = 0; i < n && off < sizeof(spread) - 24; i++)
+		off += (size_t)snprintf(spread + off, sizeof(spread) - off,
+		    "%s%llu", i ? "," : "",
+		    (unsigned long long)atomic_load(&s->slot[i].conns));
+	if (getrusage(RUSAGE_SELF, &self) == -1 ||
+	    getrusage(RUSAGE_CHILDREN, &kids) == -1)
+		memset(&self, 0, sizeof(self)), memset(&kids, 0, sizeof(kids));
+	log_info("stats: active=%lld accepted=%llu served=%llu refused=%llu "
+	    "(acl=%llu per_ip=%llu overload=%llu) timeouts=%llu errors=%llu "
+	    "bytes_in=%llu bytes_out=%llu workers=%d spread=%s cpu=%.6f",
 	    (long long)atomic_load(&s->active),
 	    (unsigned long long)atomic_load(&s->accepted),
 	    (unsigned long long)atomic_load(&s->served),
 	    (unsigned long long)atomic_load(&s->refused),
+	    (unsigned long long)atomic_load(&s->refused_acl),
+	    (unsigned long long)atomic_load(&s->refused_perip),
+	    (unsigned long long)atomic_load(&s->refused_overload),
+	    (unsigned long long)atomic_load(&s->timeouts),
 	    (unsigned long long)atomic_load(&s->errors),
 	    (unsigned long long)atomic_load(&s->bytes_in),
-	    (unsigned long long)atomic_load(&s->bytes_out));
+	    (unsigned long long)atomic_load(&s->bytes_out), n, spread,
+	    (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec +
+	    kids.ru_utime.tv_sec + kids.ru_stime.tv_sec) +
+	    (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec +
+	    kids.ru_utime.tv_usec + kids.ru_stime.tv_usec) / 1e6);
+}
+
+static int stats_ms;
+static uint64_t stats_due_us;
+
+void
+server_set_stats_interval(int ms)
+{
+	stats_ms = ms;
 }
 
 int
@@ -372,6 +402,20 @@ server_wait(struct server *srv, bool listener, int timeout_ms)
 {
 	struct pollfd pfd[2];
 	int n = 0, r;
+
+	if (stats_ms > 0) {
+		uint64_t t = now_us();
+
+		if (stats_due_us == 0)
+			stats_due_us = t + (uint64_t)stats_ms * 1000;
+		if (t >= stats_due_us) {
+			server_log_stats(srv);
+			stats_due_us = t + (uint64_t)stats_ms * 1000;
+		}
+		r = (int)((stats_due_us - t) / 1000) + 1;
+		if (timeout_ms < 0 || r < timeout_ms)
+			timeout_ms = r;
+	}
 
 	pfd[n].fd = sig_fd();
 	pfd[n++].events = POLLIN;
@@ -385,4 +429,32 @@ server_wait(struct server *srv, bool listener, int timeout_ms)
 	if (pfd[0].revents)
 		(void)server_take_signals(srv);
 	return listener && pfd[1].revents ? 1 : 0;
+}
+
+void
+server_linger(struct server *srv, bool (*done)(void *), void *arg)
+{
+	uint64_t deadline = now_us() + (uint64_t)grace_ms * 1000;
+
+	while (!server_closing() && !done(arg)) {
+		uint64_t t = now_us();
+
+		if (t >= deadline)
+			break;
+		(void)server_wait(srv, false,
+		    (int)((deadline - t) / 1000 < 50 ? (deadline - t) / 1000 + 1 : 50));
+	}
+	if (!done(arg))
+		log_info("closing %lld connections still active",
+		    (long long)atomic_load(&srv->stats->active));
+	server_request_close();
+}
+
+uint64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }

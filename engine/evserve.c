@@ -13,7 +13,15 @@
  *     peer is not reading, and is bounded by one emission (64 KiB), because
  *     the loop stops reading from a connection with output pending.
  * Accepting is capped per wakeup so a connection storm cannot starve the
- * connections already open; EMFILE stops watching the listener for 100 ms.
+ * connections already open; EMFILE stops watching the listener for 100 ms,
+ * and so does --max-conns (20 ms) while the server is full.
+ *
+ * --idle-timeout keeps each loop's connections on a list in order of last
+ * activity: moving a connection to the tail is four pointer writes, and the
+ * loop only ever looks at the head to find who expired.
+ *
+ * Stop: the loops stop watching the listener and go on serving until their
+ * connections are gone or the main thread says close (grace over).
  */
 #include "evloop.h"
 
@@ -24,7 +32,6 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -41,6 +48,9 @@ struct conn {
 	bool rd_eof;
 	int status;		/* SVC_OK, or SVC_DONE once the service ended */
 	uint64_t in, out;
+	struct conn *prev, *next;	/* idle list, oldest first */
+	uint64_t last_us;	/* last activity (idle timeout) */
+	struct conn_meta meta;
 	char *pend;		/* unsent output, or NULL */
 	uint32_t pend_off, pend_len;
 	alignas(max_align_t) unsigned char st[];
@@ -55,19 +65,55 @@ struct loop {
 	int maxfds;
 	struct conn **conns;	/* by descriptor */
 	bool listening;		/* listener currently watched */
-	struct timespec resume;	/* when to watch it again after EMFILE */
+	uint64_t resume_us;	/* when to watch it again after EMFILE/full */
+	uint64_t now_us;	/* time of this wakeup */
+	struct conn *oldest, *newest;	/* idle list */
+	int nconns;
 	pthread_t thread;
 	char buf[SVC_RECV_MAX];
 };
+
+static void
+idle_unlink(struct loop *l, struct conn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		l->oldest = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		l->newest = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void
+idle_touch(struct loop *l, struct conn *c)
+{
+	if (l->srv->idle_ms <= 0 || l->newest == c)
+		return;
+	if (c->prev != NULL || l->oldest == c)
+		idle_unlink(l, c);
+	c->last_us = l->now_us;
+	c->prev = l->newest;
+	if (l->newest != NULL)
+		l->newest->next = c;
+	else
+		l->oldest = c;
+	l->newest = c;
+}
 
 static void
 conn_free(struct loop *l, struct conn *c)
 {
 	if (l->be->del(l->bs, c->fd, c->mask) == -1 && errno != EBADF)
 		log_warn("%s: del fd %d", l->be->name, c->fd);
+	if (l->srv->idle_ms > 0)
+		idle_unlink(l, c);
 	l->conns[c->fd] = NULL;
+	l->nconns--;
 	close(c->fd);
-	conn_closed(l->srv, c->in, c->out, c->status == SVC_ABORT);
+	conn_close(l->srv, &c->meta, c->in, c->out, c->status == SVC_ABORT);
 	free(c->pend);
 	free(c);
 }
@@ -242,6 +288,8 @@ conn_new(struct loop *l, int fd)
 			    "limit of %d; refusing connections", l->be->name,
 			    fd, l->be->fd_limit ? l->be->fd_limit : l->maxfds);
 		atomic_fetch_add(&l->srv->stats->refused, 1);
+		atomic_fetch_add(&l->srv->stats->refused_overload, 1);
+		server_unreserve(l->srv);
 		close(fd);
 		return;
 	}
@@ -249,32 +297,38 @@ conn_new(struct loop *l, int fd)
 	if (c == NULL) {
 		log_warn("connection");
 		atomic_fetch_add(&l->srv->stats->refused, 1);
+		atomic_fetch_add(&l->srv->stats->refused_overload, 1);
+		server_unreserve(l->srv);
 		close(fd);
 		return;
 	}
 	c->fd = fd;
-	conn_opened(l->srv, fd, l->id);
-	l->conns[fd] = c;
-	if (l->be->add(l->bs, fd, EV_READ) == -1) {
-		log_warn("%s: add", l->be->name);
-		c->mask = 0;
-		c->status = SVC_ABORT;
-		l->conns[fd] = NULL;
+	if (conn_open(l->srv, fd, l->id, &c->meta) == -1) {
 		close(fd);
-		conn_closed(l->srv, 0, 0, true);
 		free(c);
 		return;
 	}
+	l->conns[fd] = c;
+	l->nconns++;
+	if (l->be->add(l->bs, fd, EV_READ) == -1) {
+		log_warn("%s: add", l->be->name);
+		c->status = SVC_ABORT;
+		conn_free(l, c);
+		return;
+	}
 	c->mask = EV_READ;
+	idle_touch(l, c);
 	r = svc->start(c->st, &o);
 	if (advance(l, c, &o, r) == -1)
 		conn_free(l, c);
 }
 
 static void
-now(struct timespec *ts)
+listener_off(struct loop *l, int ms)
 {
-	clock_gettime(CLOCK_MONOTONIC, ts);
+	if (l->listening && l->be->del(l->bs, l->srv->lfd, EV_READ) == 0)
+		l->listening = false;
+	l->resume_us = l->now_us + (uint64_t)ms * 1000;
 }
 
 static void
@@ -291,35 +345,53 @@ on_listener(struct loop *l)
 		}
 		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 		    errno == ENOMEM) {
-			/* Stop watching the listener for 100 ms: clients wait
-			 * in the backlog, open connections carry on. */
-			if (l->be->del(l->bs, l->srv->lfd, EV_READ) == 0)
-				l->listening = false;
-			now(&l->resume);
-			l->resume.tv_nsec += 100 * 1000000L;
-			if (l->resume.tv_nsec >= 1000000000L) {
-				l->resume.tv_sec++;
-				l->resume.tv_nsec -= 1000000000L;
-			}
-		} else if (errno != EAGAIN && errno != EINTR) {
+			/* Clients wait in the backlog, open connections carry
+			 * on; look again in 100 ms. */
+			listener_off(l, 100);
+		} else if (errno == EAGAIN) {
+			if (server_at_limit(l->srv))
+				listener_off(l, 20);	/* --max-conns */
+		} else if (errno != EINTR) {
 			log_warn("accept");
+			listener_off(l, 100);
 		}
 		return;
 	}
 }
 
+/* How long the next wait may sleep: until the listener is due back, or
+ * the oldest connection would time out. */
 static int
 timeout_ms(struct loop *l)
 {
-	struct timespec t;
-	long ms;
+	uint64_t until = UINT64_MAX;
 
-	if (l->listening)
+	if (!l->listening && !server_stopping())
+		until = l->resume_us;
+	if (l->oldest != NULL) {
+		uint64_t t = l->oldest->last_us + (uint64_t)l->srv->idle_ms * 1000;
+
+		if (t < until)
+			until = t;
+	}
+	if (until == UINT64_MAX)
 		return -1;
-	now(&t);
-	ms = (l->resume.tv_sec - t.tv_sec) * 1000 +
-	    (l->resume.tv_nsec - t.tv_nsec) / 1000000;
-	return ms < 0 ? 0 : (int)ms + 1;
+	if (until <= l->now_us)
+		return 0;
+	return (int)((until - l->now_us) / 1000) + 1;
+}
+
+static void
+expire_idle(struct loop *l)
+{
+	uint64_t idle = (uint64_t)l->srv->idle_ms * 1000;
+
+	while (l->oldest != NULL && l->oldest->last_us + idle <= l->now_us) {
+		struct conn *c = l->oldest;
+
+		conn_timed_out(l->srv, &c->meta);
+		conn_free(l, c);
+	}
 }
 
 static void *
@@ -328,13 +400,22 @@ loop_main(void *arg)
 	struct loop *l = arg;
 	struct ev_fired fired[MAX_EVENTS];
 	int lfd = l->srv->lfd, i, n;
+	uint64_t junk;
 
 	server_block_signals();
-	while (!server_stopping()) {
-		if (!l->listening && timeout_ms(l) == 0) {
+	while (!server_closing()) {
+		l->now_us = now_us();
+		if (server_stopping()) {
+			if (l->listening && l->be->del(l->bs, lfd, EV_READ) == 0)
+				l->listening = false;
+			if (l->nconns == 0)
+				break;
+		} else if (!l->listening && l->now_us >= l->resume_us) {
 			if (l->be->add(l->bs, lfd, EV_READ | EV_EXCLUSIVE) == 0)
 				l->listening = true;
 		}
+		if (l->srv->idle_ms > 0)
+			expire_idle(l);
 		n = l->be->wait(l->bs, fired, MAX_EVENTS, timeout_ms(l));
 		if (n == -1) {
 			if (errno == EINTR)
@@ -343,19 +424,24 @@ loop_main(void *arg)
 			server_pause();
 			continue;
 		}
+		l->now_us = now_us();
 		for (i = 0; i < n; i++) {
 			int fd = fired[i].fd, mask = fired[i].mask;
 			struct conn *c;
 
 			if (fd == lfd) {
-				on_listener(l);
+				if (l->listening)
+					on_listener(l);
 				continue;
 			}
-			if (fd == l->wakefd)
-				continue;	/* the loop condition stops us */
+			if (fd == l->wakefd) {
+				(void)!read(l->wakefd, &junk, sizeof(junk));
+				continue;	/* the loop condition decides */
+			}
 			c = l->conns[fd];
 			if (c == NULL)
 				continue;
+			idle_touch(l, c);
 			if ((mask & EV_WRITE) && (c->mask & EV_WRITE) &&
 			    on_writable(l, c) == -1) {
 				conn_free(l, c);
@@ -410,6 +496,24 @@ loop_create(struct server *srv, const struct ev_backend *be, int id,
 	return l;
 }
 
+static bool
+no_active(void *arg)
+{
+	struct server *srv = arg;
+
+	return atomic_load(&srv->stats->active) <= 0;
+}
+
+static void
+wake_all(struct loop **loops, int n)
+{
+	uint64_t one = 1;
+	int i;
+
+	for (i = 0; i < n; i++)
+		(void)!write(loops[i]->wakefd, &one, sizeof(one));
+}
+
 int
 evserve_run(struct server *srv, const struct ev_backend *be)
 {
@@ -417,7 +521,6 @@ evserve_run(struct server *srv, const struct ev_backend *be)
 	struct rlimit rl;
 	int n = srv->workers > 0 ? srv->workers : srv->ncpu, i, started = 0;
 	int maxfds, err = 0;
-	uint64_t one = 1;
 
 	if (fd_set_nonblock(srv->lfd, true) == -1)
 		return -errno;
@@ -445,8 +548,9 @@ evserve_run(struct server *srv, const struct ev_backend *be)
 	while (err == 0 && !server_stopping())
 		(void)server_wait(srv, false, -1);
 	server_request_stop();
-	for (i = 0; i < started; i++)
-		(void)!write(loops[i]->wakefd, &one, sizeof(one));
+	wake_all(loops, started);	/* stop watching the listener */
+	server_linger(srv, no_active, srv);
+	wake_all(loops, started);	/* close what is left */
 	for (i = 0; i < started; i++) {
 		pthread_join(loops[i]->thread, NULL);
 		loop_destroy(loops[i]);

@@ -11,7 +11,7 @@
 #include "service.h"
 
 extern const struct service service_echo, service_discard, service_chargen,
-    service_daytime, service_time, service_nbytes;
+    service_daytime, service_time, service_nbytes, service_exec;
 
 const struct service *const services[] = {
 	&service_echo,
@@ -20,6 +20,7 @@ const struct service *const services[] = {
 	&service_daytime,
 	&service_time,
 	&service_nbytes,
+	&service_exec,
 	NULL
 };
 

@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "cidr.h"
 #include "service.h"
 
 #define MAX_WORKER_SLOTS	1024
@@ -38,16 +39,28 @@ struct worker_slot {
 
 /* Lives in MAP_SHARED memory: children of the process models update it. */
 struct stats {
+	_Atomic uint64_t next_id;	/* connection ids, for the log */
 	_Atomic uint64_t accepted;	/* connections taken off the listener */
 	_Atomic uint64_t served;	/* connections that ended */
 	_Atomic int64_t active;
 	_Atomic uint64_t bytes_in, bytes_out;
-	_Atomic uint64_t refused;	/* closed at once: over a limit */
+	_Atomic uint64_t refused;	/* closed at once: over a limit... */
+	_Atomic uint64_t refused_acl;	/* ...of which: --allow/--deny */
+	_Atomic uint64_t refused_perip;	/* ...of which: --per-ip */
+	_Atomic uint64_t refused_overload;	/* ...of which: fork/thread/fd */
+	_Atomic uint64_t timeouts;	/* closed by --idle-timeout */
 	_Atomic uint64_t errors;	/* ended by an I/O error (reset...) */
 	_Atomic uint64_t udp_dropped;	/* reflection guard */
 	_Atomic int nslots;		/* slots used by the model */
 	struct worker_slot slot[MAX_WORKER_SLOTS];
 };
+
+struct acl_rule {
+	struct cidr net;
+	bool allow;
+};
+
+struct perip;	/* the --per-ip table, in shared memory */
 
 struct server {
 	const struct model *model;
@@ -59,6 +72,17 @@ struct server {
 	int min_spare, max_spare;	/* pools keep this many idle */
 	int ncpu;
 	struct stats *stats;
+	/* Limits (issue 5); 0 = none. */
+	int max_conns;		/* active connections, held exactly */
+	int per_ip;		/* active connections per address (v6: /64) */
+	int idle_ms;		/* close a connection that moves nothing */
+	int grace_ms;		/* after SIGTERM, let connections finish */
+	struct acl_rule *acl;	/* first match wins; none matching: allowed
+				 * unless some rule is an allow */
+	int nacl;
+	struct perip *perip;
+	char *const *exec_argv;	/* service exec: the program and arguments */
+	bool exec_in_place;	/* set by the fork model in its children */
 };
 
 #define MODEL_POOL	0x1	/* has workers whose spread is reported */
@@ -76,10 +100,26 @@ struct model {
 extern const struct model *const models[];
 const struct model *model_find(const char *name);
 
-/* Signals and the stop protocol.  server_signals_init() is main's. */
+/* Signals and the stop protocol.  server_signals_init() is main's.
+ *
+ * The first SIGTERM/SIGINT means "stop": stop accepting, let connections
+ * finish for up to --grace.  When the grace runs out, or at a second signal,
+ * it means "close": connections are cut.  Without --grace the two coincide.
+ * server_stopping() and server_closing() answer in every process and thread:
+ * process-model children count the SIGTERMs their parent sends them (the
+ * parent sends one at stop and more at close). */
 int server_signals_init(void);
+void server_set_grace(int grace_ms);
 bool server_stopping(void);
+bool server_closing(void);
+/* While stopping with grace: milliseconds until close (0 otherwise). */
+int server_grace_left_ms(void);
 void server_request_stop(void);
+void server_request_close(void);
+/* After a stop, wait until done(arg) is true (connections finished), a
+ * second signal comes, or the grace runs out; then request close.  done is
+ * called at least every 50 ms and after every signal (so it may reap). */
+void server_linger(struct server *srv, bool (*done)(void *), void *arg);
 /* Interrupt thread t's blocking system call (it sees EINTR). */
 void server_nudge(pthread_t t);
 /* Block, in the calling thread, the signals the main thread handles; worker
@@ -99,6 +139,8 @@ int server_take_signals(struct server *srv);
  * listener is readable, 0 otherwise, -1 with errno on a poll error. */
 int server_wait(struct server *srv, bool listener, int timeout_ms);
 void server_log_stats(struct server *srv);
+/* --stats-interval: server_wait() logs a stats line this often. */
+void server_set_stats_interval(int ms);
 
 /* Resource exhaustion (EMFILE, fork EAGAIN...): the first call of an
  * episode logs "WHAT: strerror(errno); pausing" and returns true; later ones
@@ -122,13 +164,58 @@ void server_pause(void);
 int server_accept(struct server *srv, unsigned flags,
     struct sockaddr_storage *peer, socklen_t *peerlen);
 
+/* Service exec (engine/exec.c): run srv->exec_argv with fd as stdin and
+ * stdout.  in_place: this process becomes the program (fork model's child);
+ * otherwise a child is forked and waited for, its status logged. */
+void serve_exec(struct server *srv, int fd, int slot, bool in_place);
+_Noreturn void exec_program(struct server *srv, int fd);
+
 /* Serve one connection to its end with blocking I/O, then close fd.
- * slot is the worker slot to credit (-1: none). */
+ * slot is the worker slot to credit (-1: none).  Admission (conn_open) and
+ * accounting are done inside. */
 void serve_blocking(struct server *srv, int fd, int slot);
 
-/* Bookkeeping a driver does itself (serve_blocking does it for you). */
+/* --max-conns: server_accept() counts a connection as active before it
+ * takes it (so the limit holds exactly across threads and processes) and
+ * fails with EAGAIN at the limit, after a 20 ms pause unless ACCEPT_NOPAUSE:
+ * an event loop then stops watching the listener, so new clients wait in
+ * the backlog.  A connection dropped before conn_open (fork failed...) is
+ * given back with server_unreserve(). */
+bool server_at_limit(struct server *srv);
+void server_unreserve(struct server *srv);
+
+/* A connection's bookkeeping, kept by the driver for its lifetime. */
+struct conn_meta {
+	uint64_t id;
+	uint64_t t0_us;		/* start, for the duration on close */
+	uint8_t key[16];	/* peer address (IPv4 mapped) */
+	uint16_t port;		/* peer port */
+	bool keyed;		/* key is valid */
+	bool counted;		/* holds a --per-ip count */
+};
+
+/* Admit the connection on fd: --allow/--deny, then --per-ip.  0: serve it,
+ * and call conn_close() when it ends.  -1: refused, already counted, logged
+ * and its active count given back: close fd and serve nothing. */
+int conn_open(struct server *srv, int fd, int slot, struct conn_meta *m);
+void conn_close(struct server *srv, struct conn_meta *m, uint64_t in,
+    uint64_t out, bool error);
+/* Idle timeouts: closed by the driver, counted here. */
+void conn_timed_out(struct server *srv, struct conn_meta *m);
+
+/* Legacy pair for a driver that accepts without server_accept() and does
+ * no admission (counts active itself). */
 void conn_opened(struct server *srv, int fd, int slot);
 void conn_closed(struct server *srv, uint64_t in, uint64_t out, bool error);
+
+/* The --per-ip table, created by main in shared memory.  take: 0, or -1
+ * with errno EDQUOT (address at its limit) or ENOSPC (table full). */
+struct perip *perip_create(int max_entries);
+int perip_take(struct perip *t, const uint8_t addr[16], int limit);
+void perip_give(struct perip *t, const uint8_t addr[16]);
+
+/* Monotonic microseconds. */
+uint64_t now_us(void);
 
 /* Reap children without blocking; returns how many were reaped.  Each
  * status is logged at verbose level.  Process models call this on SIGCHLD. */

@@ -47,6 +47,8 @@ enum {
 };
 
 #define SVC_READ_ALWAYS	0x1	/* input() never emits; read even when blocked */
+#define SVC_EXEC	0x2	/* no state machine: a program per connection
+				 * (engine/exec.c); process models only */
 
 struct service {
 	const char *name;

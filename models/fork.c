@@ -63,13 +63,26 @@ reap(struct pidset *kids)
 	} while (n >= 256);
 }
 
-/* End every child: TERM until gone, KILL after 5 s.  Bounded. */
+static bool
+all_gone(void *arg)
+{
+	struct pidset *kids = arg;
+
+	reap(kids);
+	return kids->n == 0;
+}
+
+/* Stop: one SIGTERM each (children finish their connection within the
+ * grace), then TERM every 100 ms until gone, KILL after 5 s.  Bounded. */
 static void
 end_children(struct server *srv, struct pidset *kids)
 {
 	int round;
 	size_t i;
 
+	for (i = 0; i < kids->n; i++)
+		(void)kill(kids->v[i], SIGTERM);
+	server_linger(srv, all_gone, kids);
 	for (round = 0; kids->n > 0 && round < 60; round++) {
 		for (i = 0; i < kids->n; i++)
 			(void)kill(kids->v[i], round < 50 ? SIGTERM : SIGKILL);
@@ -119,7 +132,9 @@ fork_run(struct server *srv)
 		close(fd);
 		if (pid == -1) {
 			/* EAGAIN/ENOMEM: the client is dropped, we back off. */
+			server_unreserve(srv);
 			atomic_fetch_add(&srv->stats->refused, 1);
+			atomic_fetch_add(&srv->stats->refused_overload, 1);
 			server_overload_begin("fork");
 			server_pause();
 			continue;

@@ -93,12 +93,28 @@ spawn(struct server *srv, struct live *l, pthread_attr_t *attr, int fd)
 	return e;
 }
 
+static bool
+none_live(void *arg)
+{
+	struct live *l = arg;
+	bool none;
+
+	pthread_mutex_lock(&l->mu);
+	none = l->n == 0;
+	pthread_mutex_unlock(&l->mu);
+	return none;
+}
+
+/* Let connections finish within the grace, then nudge every thread each
+ * 50 ms until all are gone (a nudge makes a blocked call return EINTR, and
+ * the thread sees server_closing()). */
 static void
 end_threads(struct server *srv, struct live *l)
 {
 	struct timespec ts;
 	size_t i;
 
+	server_linger(srv, none_live, l);
 	pthread_mutex_lock(&l->mu);
 	while (l->n > 0) {
 		for (i = 0; i < l->n; i++)
@@ -112,7 +128,6 @@ end_threads(struct server *srv, struct live *l)
 		pthread_cond_timedwait(&l->gone, &l->mu, &ts);
 	}
 	pthread_mutex_unlock(&l->mu);
-	(void)srv;
 }
 
 static int
@@ -147,7 +162,9 @@ thread_run(struct server *srv)
 		if (e != 0) {
 			errno = e;
 			close(fd);
+			server_unreserve(srv);
 			atomic_fetch_add(&srv->stats->refused, 1);
+			atomic_fetch_add(&srv->stats->refused_overload, 1);
 			server_overload_begin("pthread_create");
 			server_pause();
 			continue;

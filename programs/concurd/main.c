@@ -8,14 +8,19 @@
  * compares designs by.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "log.h"
 #include "net.h"
 #include "parse.h"
@@ -28,6 +33,8 @@
 #define EX_UNAVAILABLE	69
 #define EX_SOFTWARE	70
 #define EX_OSERR	71
+#define EX_NOUSER	67
+#define EX_CANTCREAT	73
 #define EX_NOPERM	77
 
 static void
@@ -35,26 +42,46 @@ usage(FILE *f)
 {
 	fprintf(f,
 "usage: concurd [-m MODEL] [-s SERVICE] [-b ADDRESS] [-p PORT] [-w WORKERS]\n"
-"               [--max-workers N] [--backlog N] [-v] [-q] [--udp]\n"
-"               [--list] [--help] [--version]\n"
+"               [options] [-- PROGRAM ARGS... (with -s exec)]\n"
 "\n"
-"  -m, --model MODEL     concurrency model (default epoll; see --list)\n"
-"  -s, --service NAME    service (default echo; see --list)\n"
-"  -b, --bind ADDRESS    address to listen on (default: all, IPv4 and IPv6)\n"
-"  -p, --port PORT       port number or service name; 0 = any free port\n"
-"                        (default: the service's well-known port)\n"
-"  -w, --workers N       pool size / event loops (default: per model)\n"
-"      --max-workers N   pools grow up to N workers (default 256)\n"
-"      --backlog N       listen backlog (default %d)\n"
-"  -u, --udp             serve the service over UDP (iteratively)\n"
-"  -v, --verbose         log every connection (twice: debug)\n"
-"  -q, --quiet           log errors only\n"
-"  -l, --list            list models and services, one per line\n"
-"  -h, --help            this help\n"
-"  -V, --version         version\n"
+"  -m, --model MODEL       concurrency model (default epoll; see --list)\n"
+"  -s, --service NAME      service (default echo; see --list)\n"
+"  -b, --bind ADDRESS      address to listen on (default: all, IPv4 and IPv6)\n"
+"  -p, --port PORT         port number or service name; 0 = any free port\n"
+"                          (default: the service's well-known port)\n"
+"  -w, --workers N         pool size / event loops (default: per model)\n"
+"      --max-workers N     pools grow up to N workers (default 256)\n"
+"      --backlog N         listen backlog (default %d)\n"
+"  -u, --udp               serve the service over UDP (iteratively)\n"
+"Limits:\n"
+"      --max-conns N       at most N connections at once; more wait in the\n"
+"                          backlog (the listener is not polled)\n"
+"      --per-ip N          at most N connections per client address (IPv6:\n"
+"                          per /64); more are closed at once\n"
+"      --idle-timeout SEC  close a connection that moves no byte for SEC\n"
+"      --allow CIDR        accept only from these blocks (repeatable)\n"
+"      --deny CIDR         refuse these blocks (repeatable; first match wins)\n"
+"      --grace SEC         on SIGTERM, let connections finish for SEC\n"
+"Running:\n"
+"      --inetd             serve the one connection on stdin/stdout\n"
+"      --user NAME         drop privileges to NAME after binding\n"
+"      --group NAME        and to group NAME (default: NAME's group)\n"
+"      --daemon            detach: double fork, setsid, logs to syslog\n"
+"      --pid-file FILE     write the server's pid to FILE\n"
+"Logging:\n"
+"  -v, --verbose           log every connection (twice: debug)\n"
+"  -q, --quiet             log errors only\n"
+"      --syslog            log to syslog instead of stderr\n"
+"      --log-file FILE     log to FILE (SIGHUP reopens it)\n"
+"      --stats-interval SEC  log a stats line every SEC (SIGUSR1: now)\n"
+"Other:\n"
+"  -l, --list              list models and services, one per line\n"
+"  -h, --help              this help\n"
+"  -V, --version           version\n"
 "\n"
 "On start concurd prints 'concurd: listening on ADDRESS port PORT (model M,\n"
-"service S)'; SIGTERM or SIGINT stop it and print a summary line.\n",
+"service S)'.  SIGTERM or SIGINT stop it (a second one: at once) and print a\n"
+"summary line.  Started by systemd with LISTEN_FDS, it uses the socket passed.\n",
 	    SOMAXCONN);
 }
 
@@ -149,18 +176,198 @@ listen_error(int e, const char *bind, const char *port)
 	return e == -EINVAL ? EX_USAGE : EX_OSERR;
 }
 
+static int
+seconds_ms(const char *opt, const char *s)
+{
+	uint64_t us;
+
+	if (parse_duration_us(s, &us) == -1 || us > (uint64_t)INT32_MAX * 1000)
+		fatalx(EX_USAGE, "%s: '%s' is not a duration (e.g. 30, 1.5, "
+		    "250ms, 2m)", opt, s);
+	return (int)((us + 999) / 1000);
+}
+
+static void
+add_rule(struct server *srv, const char *cidr, bool allow)
+{
+	struct acl_rule *v;
+
+	v = realloc(srv->acl, (size_t)(srv->nacl + 1) * sizeof(*v));
+	if (v == NULL)
+		fatal(EX_OSERR, "rules");
+	srv->acl = v;
+	if (cidr_parse(cidr, &v[srv->nacl].net) == -1)
+		fatalx(EX_USAGE, "%s: '%s' is not an address or address/prefix",
+		    allow ? "--allow" : "--deny", cidr);
+	v[srv->nacl++].allow = allow;
+}
+
+/* systemd socket activation: LISTEN_PID is us, LISTEN_FDS sockets from
+ * descriptor 3.  Returns the listener or -1 when not activated. */
+static int
+activation_socket(int socktype)
+{
+	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	uint64_t p, n;
+	int type = 0, acc = 0;
+	socklen_t len = sizeof(type);
+
+	if (pid == NULL || fds == NULL)
+		return -1;
+	if (parse_uint(pid, 1, INT32_MAX, &p) == -1 || (pid_t)p != getpid())
+		return -1;	/* meant for another process */
+	if (parse_uint(fds, 0, 1024, &n) == -1 || n == 0)
+		fatalx(EX_USAGE, "LISTEN_FDS='%s': no socket passed", fds);
+	(void)unsetenv("LISTEN_PID");
+	(void)unsetenv("LISTEN_FDS");
+	(void)unsetenv("LISTEN_FDNAMES");
+	if (n > 1)
+		log_warnx("socket activation passed %llu sockets; serving the "
+		    "first (one dual-stack socket covers IPv4 and IPv6)",
+		    (unsigned long long)n);
+	if (getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &len) == -1)
+		fatal(EX_USAGE, "socket activation: descriptor 3");
+	if (type != socktype)
+		fatalx(EX_USAGE, "socket activation: descriptor 3 is a %s "
+		    "socket; this concurd serves %s", type == SOCK_DGRAM ?
+		    "datagram" : "stream", socktype == SOCK_DGRAM ? "UDP" : "TCP");
+	len = sizeof(acc);
+	if (socktype == SOCK_STREAM &&
+	    (getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) == -1 || !acc))
+		fatalx(EX_USAGE, "socket activation: descriptor 3 is not "
+		    "listening (use Accept=no, or --inetd with Accept=yes)");
+	if (fd_set_cloexec(3, true) == -1)
+		fatal(EX_OSERR, "socket activation: fcntl");
+	return 3;
+}
+
+static void
+drop_privileges(const char *user, const char *group)
+{
+	struct passwd *pw = NULL;
+	struct group *gr = NULL;
+	uid_t uid;
+	gid_t gid;
+
+	if (user != NULL && (pw = getpwnam(user)) == NULL)
+		fatalx(EX_NOUSER, "--user: no user '%s'", user);
+	if (group != NULL && (gr = getgrnam(group)) == NULL)
+		fatalx(EX_NOUSER, "--group: no group '%s'", group);
+	gid = gr ? gr->gr_gid : pw ? pw->pw_gid : getgid();
+	uid = pw ? pw->pw_uid : getuid();
+	if (pw != NULL && initgroups(pw->pw_name, gid) == -1)
+		fatal(EX_NOPERM, "--user %s: initgroups", user);
+	if (pw == NULL && setgroups(1, &gid) == -1)
+		fatal(EX_NOPERM, "--group %s: setgroups", group);
+	if (setgid(gid) == -1)
+		fatal(EX_NOPERM, "setgid %d", (int)gid);
+	if (setuid(uid) == -1)
+		fatal(EX_NOPERM, "setuid %d", (int)uid);
+	/* Refuse to go on as root when asked not to be. */
+	if (uid != 0 && (setuid(0) != -1 || geteuid() == 0 || getuid() == 0))
+		fatalx(EX_NOPERM, "could not drop root privileges");
+	if (gid != 0 && (getegid() == 0 || getgid() == 0))
+		fatalx(EX_NOPERM, "could not drop the root group");
+	log_verbose("running as uid %d gid %d", (int)getuid(), (int)getgid());
+}
+
+static void
+daemonize(void)
+{
+	pid_t pid;
+	int fd;
+
+	if ((pid = fork()) == -1)
+		fatal(EX_OSERR, "fork");
+	if (pid > 0)
+		_exit(EX_OK);
+	if (setsid() == -1)
+		fatal(EX_OSERR, "setsid");
+	if ((pid = fork()) == -1)
+		fatal(EX_OSERR, "fork");
+	if (pid > 0)
+		_exit(EX_OK);	/* the grandchild can never regain a tty */
+	if (chdir("/") == -1)
+		fatal(EX_OSERR, "chdir /");
+	if ((fd = open("/dev/null", O_RDWR)) == -1)
+		fatal(EX_OSERR, "/dev/null");
+	if (dup2(fd, STDIN_FILENO) == -1 || dup2(fd, STDOUT_FILENO) == -1 ||
+	    dup2(fd, STDERR_FILENO) == -1)
+		fatal(EX_OSERR, "dup2");
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
+static void
+write_pidfile(const char *path)
+{
+	char buf[32];
+	int fd, n;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd == -1)
+		fatal(EX_CANTCREAT, "--pid-file %s", path);
+	n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (io_write_all(fd, buf, (size_t)n) == -1 || close(fd) == -1)
+		fatal(EX_CANTCREAT, "--pid-file %s", path);
+}
+
+/* --inetd: the connection is on descriptors 0 and 1 (the same socket). */
+static int
+run_inetd(struct server *srv)
+{
+	int fd;
+
+	if (srv->svc->flags & SVC_EXEC)
+		srv->exec_in_place = true;
+	fd = dup(STDIN_FILENO);	/* keep 0/1 for the program in exec */
+	if (fd == -1)
+		return -errno;
+	atomic_fetch_add(&srv->stats->accepted, 1);
+	atomic_fetch_add(&srv->stats->active, 1);	/* as server_accept does */
+	serve_blocking(srv, srv->svc->flags & SVC_EXEC ? STDIN_FILENO : fd, -1);
+	if (!(srv->svc->flags & SVC_EXEC))
+		close(STDIN_FILENO);
+	return 0;
+}
+
+static bool
+is_socket(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
 int
 main(int argc, char **argv)
 {
+	enum { O_MAXW = 256, O_BACKLOG, O_MAXCONNS, O_PERIP, O_IDLE, O_ALLOW,
+	    O_DENY, O_GRACE, O_INETD, O_USER, O_GROUP, O_DAEMON, O_PIDFILE,
+	    O_SYSLOG, O_LOGFILE, O_STATS };
 	static const struct option longopts[] = {
 		{ "model", required_argument, NULL, 'm' },
 		{ "service", required_argument, NULL, 's' },
 		{ "bind", required_argument, NULL, 'b' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "workers", required_argument, NULL, 'w' },
-		{ "max-workers", required_argument, NULL, 'W' },
-		{ "backlog", required_argument, NULL, 'B' },
+		{ "max-workers", required_argument, NULL, O_MAXW },
+		{ "backlog", required_argument, NULL, O_BACKLOG },
 		{ "udp", no_argument, NULL, 'u' },
+		{ "max-conns", required_argument, NULL, O_MAXCONNS },
+		{ "per-ip", required_argument, NULL, O_PERIP },
+		{ "idle-timeout", required_argument, NULL, O_IDLE },
+		{ "allow", required_argument, NULL, O_ALLOW },
+		{ "deny", required_argument, NULL, O_DENY },
+		{ "grace", required_argument, NULL, O_GRACE },
+		{ "inetd", no_argument, NULL, O_INETD },
+		{ "user", required_argument, NULL, O_USER },
+		{ "group", required_argument, NULL, O_GROUP },
+		{ "daemon", no_argument, NULL, O_DAEMON },
+		{ "pid-file", required_argument, NULL, O_PIDFILE },
+		{ "syslog", no_argument, NULL, O_SYSLOG },
+		{ "log-file", required_argument, NULL, O_LOGFILE },
+		{ "stats-interval", required_argument, NULL, O_STATS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "list", no_argument, NULL, 'l' },
@@ -170,12 +377,15 @@ main(int argc, char **argv)
 	};
 	struct server srv = { .socktype = SOCK_STREAM, .max_workers = 256 };
 	const char *model = NULL, *service = "echo", *bind = NULL, *port = NULL;
+	const char *user = NULL, *group = NULL, *pidfile = NULL, *logfile = NULL;
+	bool inetd = false, daemon = false, use_syslog = false;
 	char addr[NET_ADDRSTRLEN];
 	int c, verbosity = LOG_NORMAL, backlog = SOMAXCONN, lport, e;
+	int stats_ms = 0;
 	long ncpu;
 
 	log_init(argv[0], LOG_NORMAL);
-	while ((c = getopt_long(argc, argv, "m:s:b:p:w:uvqlhV", longopts,
+	while ((c = getopt_long(argc, argv, "+m:s:b:p:w:uvqlhV", longopts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'm': model = optarg; break;
@@ -183,10 +393,28 @@ main(int argc, char **argv)
 		case 'b': bind = optarg; break;
 		case 'p': port = optarg; break;
 		case 'w': srv.workers = num("-w", optarg, 1, MAX_WORKER_SLOTS); break;
-		case 'W': srv.max_workers = num("--max-workers", optarg, 1,
+		case O_MAXW: srv.max_workers = num("--max-workers", optarg, 1,
 			      MAX_WORKER_SLOTS); break;
-		case 'B': backlog = num("--backlog", optarg, 1, 65535); break;
+		case O_BACKLOG: backlog = num("--backlog", optarg, 1, 65535); break;
 		case 'u': srv.socktype = SOCK_DGRAM; break;
+		case O_MAXCONNS: srv.max_conns = num("--max-conns", optarg, 1,
+			      10000000); break;
+		case O_PERIP: srv.per_ip = num("--per-ip", optarg, 1, 10000000);
+			break;
+		case O_IDLE: srv.idle_ms = seconds_ms("--idle-timeout", optarg);
+			break;
+		case O_ALLOW: add_rule(&srv, optarg, true); break;
+		case O_DENY: add_rule(&srv, optarg, false); break;
+		case O_GRACE: srv.grace_ms = seconds_ms("--grace", optarg); break;
+		case O_INETD: inetd = true; break;
+		case O_USER: user = optarg; break;
+		case O_GROUP: group = optarg; break;
+		case O_DAEMON: daemon = true; break;
+		case O_PIDFILE: pidfile = optarg; break;
+		case O_SYSLOG: use_syslog = true; break;
+		case O_LOGFILE: logfile = optarg; break;
+		case O_STATS: stats_ms = seconds_ms("--stats-interval", optarg);
+			break;
 		case 'v': verbosity++; break;
 		case 'q': verbosity = LOG_QUIET; break;
 		case 'l': list(); return EX_OK;
@@ -195,12 +423,9 @@ main(int argc, char **argv)
 		default: usage(stderr); return EX_USAGE;
 		}
 	}
-	if (optind != argc) {
-		log_warnx("unexpected argument '%s'", argv[optind]);
-		usage(stderr);
-		return EX_USAGE;
-	}
 	log_set_level(verbosity);
+	if (verbosity >= LOG_VERBOSE)
+		log_set_timestamps(true);
 	if (model == NULL)
 		model = srv.socktype == SOCK_DGRAM ? "iterative" : "epoll";
 	if ((srv.model = model_find(model)) == NULL)
@@ -209,6 +434,21 @@ main(int argc, char **argv)
 	if ((srv.svc = service_find(service)) == NULL)
 		fatalx(EX_USAGE, "unknown service '%s' (concurd --list shows them)",
 		    service);
+	if (srv.svc->flags & SVC_EXEC) {
+		if (optind == argc)
+			fatalx(EX_USAGE, "-s exec needs a program: concurd -s exec "
+			    "[options] -- PROGRAM ARGS...");
+		srv.exec_argv = argv + optind;
+		if (!inetd && !(srv.model->flags & MODEL_PROCESS) &&
+		    strcmp(srv.model->name, "iterative") != 0)
+			fatalx(EX_USAGE, "-s exec runs in the process models "
+			    "(iterative, fork, prefork...), not in %s",
+			    srv.model->name);
+	} else if (optind != argc) {
+		log_warnx("unexpected argument '%s'", argv[optind]);
+		usage(stderr);
+		return EX_USAGE;
+	}
 	if (srv.socktype == SOCK_DGRAM) {
 		if (strcmp(srv.model->name, "iterative") != 0)
 			fatalx(EX_USAGE, "UDP is served iteratively: use --udp "
@@ -217,36 +457,73 @@ main(int argc, char **argv)
 			fatalx(EX_USAGE, "service %s has no UDP form",
 			    srv.svc->name);
 	}
-	if (srv.model->unavailable != NULL) {
+	if (!inetd && srv.model->unavailable != NULL) {
 		const char *why = srv.model->unavailable();
 
 		if (why != NULL)
 			fatalx(EX_UNAVAILABLE, "model %s is not available: %s",
 			    srv.model->name, why);
 	}
+	if (logfile != NULL && log_set_file(logfile) == -1)
+		fatal(EX_CANTCREAT, "--log-file %s", logfile);
+	/* Under inetd the socket may be our stderr: never log into it. */
+	if (use_syslog || (daemon && logfile == NULL) ||
+	    (inetd && logfile == NULL && is_socket(STDERR_FILENO)))
+		log_set_syslog(true);
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	srv.ncpu = ncpu > 0 ? (int)ncpu : 1;
+	if (srv.max_conns > 0 && srv.max_workers > srv.max_conns)
+		srv.max_workers = srv.max_conns;	/* a pool worker = a conn */
 	if (srv.workers > srv.max_workers)
 		srv.max_workers = srv.workers;
+	server_set_grace(srv.grace_ms);
+	server_set_stats_interval(stats_ms);
+	if (port == NULL && (srv.svc->flags & SVC_EXEC) && !inetd &&
+	    getenv("LISTEN_FDS") == NULL)
+		fatalx(EX_USAGE, "-s exec has no well-known port: give -p PORT");
 	if (port == NULL)
-		port = srv.svc->name;	/* echo, discard... are service names */
+		port = srv.svc->name;
 	srv.stats = mmap(NULL, sizeof(*srv.stats), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (srv.stats == MAP_FAILED)
 		fatal(EX_OSERR, "mmap");
+	if (srv.per_ip > 0 && (srv.perip = perip_create(srv.max_conns > 0 ?
+	    srv.max_conns : 65536)) == NULL)
+		fatal(EX_OSERR, "--per-ip table");
 	if (server_signals_init() == -1)
 		fatal(EX_OSERR, "signals");
-	srv.lfd = net_listen(bind, port, srv.socktype, backlog, 0);
-	if (srv.lfd < 0)
-		return listen_error(srv.lfd, bind, port);
+	if (inetd) {
+		if (user != NULL || group != NULL)
+			drop_privileges(user, group);
+		e = run_inetd(&srv);
+		if (log_level() >= LOG_VERBOSE)
+			summary(&srv);
+		return e < 0 ? EX_OSERR : EX_OK;
+	}
+	srv.lfd = activation_socket(srv.socktype);
+	if (srv.lfd < 0) {
+		srv.lfd = net_listen(bind, port, srv.socktype, backlog, 0);
+		if (srv.lfd < 0)
+			return listen_error(srv.lfd, bind, port);
+	}
 	if ((e = net_local_addr(srv.lfd, addr, sizeof(addr), &lport)) < 0)
 		fatalx(EX_OSERR, "getsockname: %s", net_strerror(e));
+	if (user != NULL || group != NULL)
+		drop_privileges(user, group);
+	if (daemon) {
+		daemonize();
+		/* The self-pipe and handlers survive fork; nothing to redo. */
+	}
+	if (pidfile != NULL)
+		write_pidfile(pidfile);
 	log_info("listening on %s port %d (model %s, service %s%s)", addr, lport,
 	    srv.model->name, srv.svc->name,
 	    srv.socktype == SOCK_DGRAM ? ", udp" : "");
 	e = srv.socktype == SOCK_DGRAM ? udp_run(&srv) : srv.model->run(&srv);
 	close(srv.lfd);
 	summary(&srv);
+	if (pidfile != NULL && unlink(pidfile) == -1 && errno != ENOENT)
+		log_warn("--pid-file %s", pidfile);
 	if (e < 0) {
 		log_warnx("model %s failed: %s", srv.model->name, strerror(-e));
 		return EX_OSERR;

@@ -1,6 +1,7 @@
 /*
  * unit_lib: TAP unit tests for lib/ (parse, net, io, sig).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "cidr.h"
 #include "io.h"
 #include "net.h"
 #include "parse.h"
@@ -113,9 +115,45 @@ test_sig(void)
 	sig_pipe_close();
 }
 
+static void
+test_cidr(void)
+{
+	struct sockaddr_in s4 = { .sin_family = AF_INET };
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6 };
+	struct cidr c;
+	uint8_t k[16];
+
+	ok(cidr_parse("10.1.0.0/16", &c) == 0 && c.len == 112, "cidr v4/16");
+	inet_pton(AF_INET, "10.1.200.3", &s4.sin_addr);
+	cidr_key((struct sockaddr *)&s4, k);
+	ok(cidr_match(&c, k), "10.1.200.3 in 10.1.0.0/16");
+	inet_pton(AF_INET, "10.2.0.1", &s4.sin_addr);
+	cidr_key((struct sockaddr *)&s4, k);
+	ok(!cidr_match(&c, k), "10.2.0.1 not in 10.1.0.0/16");
+	inet_pton(AF_INET6, "::ffff:10.1.2.3", &s6.sin6_addr);
+	cidr_key((struct sockaddr *)&s6, k);
+	ok(cidr_match(&c, k), "v4-mapped client matches the v4 rule");
+	ok(cidr_parse("2001:db8::/32", &c) == 0, "cidr v6/32");
+	inet_pton(AF_INET6, "2001:db8:ffff::1", &s6.sin6_addr);
+	cidr_key((struct sockaddr *)&s6, k);
+	ok(cidr_match(&c, k), "2001:db8:ffff::1 in 2001:db8::/32");
+	ok(cidr_parse("10.0.0.1/7", &c) == 0 && c.addr[12] == 10, "host bits cleared");
+	ok(cidr_parse("127.0.0.1", &c) == 0 && c.len == 128, "bare address is /32");
+	ok(cidr_parse("0.0.0.0/0", &c) == 0 && cidr_match(&c, k) == false,
+	    "0.0.0.0/0 matches v4 only");
+	ok(cidr_parse("::/0", &c) == 0 && cidr_match(&c, k), "::/0 matches all");
+	ok(cidr_parse("10.0.0.0/33", &c) == -1, "/33 refused for v4");
+	ok(cidr_parse("::/129", &c) == -1, "/129 refused");
+	ok(cidr_parse("10.0.0.0/", &c) == -1, "empty prefix refused");
+	ok(cidr_parse("10.0.0/8", &c) == -1, "short v4 refused");
+	ok(cidr_parse("/8", &c) == -1, "no address refused");
+	ok(cidr_parse("fe80::1%eth0", &c) == -1, "scoped address refused");
+}
+
 int
 main(void)
 {
+	test_cidr();
 	test_parse();
 	test_net();
 	test_sig();
