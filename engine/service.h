@@ -89,9 +89,13 @@ svc_out_len(const struct svc_out *o)
 extern const struct service *const services[];
 const struct service *service_find(const char *name);
 
-/* Byte k of an nbytes reply (and of concurbench's patterns): printable, so a
- * student can look at a reply, and position-dependent, so a shifted or
- * dropped byte is caught.  The period is 95, like chargen's ring. */
+/* The nbytes reply pattern: printable, so a student can look at a reply,
+ * and position-dependent, so a shifted or dropped byte is caught; the
+ * period is 95, like chargen's ring.  The replies on one connection are
+ * consecutive bytes of it: the first reply is pattern(0..N-1), a second
+ * reply of M bytes continues with pattern(N..N+M-1), and so on.  A client
+ * that sends one request per connection (UNP's, concurbench's) always gets
+ * pattern(0..N-1). */
 static inline char
 nbytes_pattern(size_t k)
 {
