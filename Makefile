@@ -95,4 +95,8 @@ clean:
 	rm -rf $(B) bin
 
 .PHONY: all tools check install uninstall clean
+
+# Heavier suites and benchmarks live in mk/*.mk, one file per concern
+# (sanitizers, soak, fuzzing, benchmarks...), each adding its own targets.
+include $(sort $(wildcard mk/*.mk))
 -include $(LIB_OBJ:.o=.d) $(ENG_OBJ:.o=.d) $(foreach p,$(PROGS),$($(p)_OBJ:.o=.d))
