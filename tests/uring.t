@@ -1,0 +1,160 @@
+#!/bin/bash
+# The uring model: what is particular to it, beyond the conformance suite.
+#
+#   - 64 concurrent echo clients, random payloads up to 256 KiB, byte-exact,
+#     with both rings taking connections off the shared listener;
+#   - every service's basic behaviour;
+#   - backpressure: peers that send and never read pin at most one receive
+#     buffer each (bytes in - bytes out stays within 64 KiB per such peer),
+#     and other clients are still served while they are stuck;
+#   - EMFILE: logged once, no busy loop while the descriptors are gone;
+#   - SIGTERM with idle and stuck connections: all closed, exit 0, summary.
+# Skipped when concurd says the model is unavailable here (exit 69).
+. "$(dirname "$0")/lib.sh"
+
+CONCURD=$BIN/concurd
+CONFORM=$HELP/conform
+[ -x "$CONCURD" ] || skip_all "bin/concurd is not built"
+[ -x "$CONFORM" ] || skip_all "build/tests/conform is not built (make tools)"
+
+start_server "$T/probe.log" "$CONCURD" -m uring -s echo -p 0 -b 127.0.0.1 ||
+{
+	wait "$SERVER_PID" 2>/dev/null
+	st=$?
+	[ "$st" = 69 ] && skip_all "uring unavailable: $(tail -n 1 "$T/probe.log")"
+	echo "1..1"; echo "not ok 1 - uring starts"; cat "$T/probe.log" >&2
+	exit 1
+}
+stop_server
+
+# uring SERVICE [ARGS...]: start concurd -m uring on a free port.
+uring() {
+	local s=$1; shift
+	LOG=$T/$s.$((++nlog)).log
+	start_server "$LOG" "$CONCURD" -m uring -s "$s" -p 0 -b 127.0.0.1 "$@"
+}
+nlog=0
+summary_field() {	# summary_field NAME: from the last summary in $LOG
+	sed -n "s/.*summary:.* $1=\([^ ]*\).*/\1/p" "$LOG" | tail -n 1
+}
+cpu_ticks() { sed 's/.*) //' /proc/"$1"/stat | awk '{print $12 + $13}'; }
+
+# -- echo, many clients, two rings ------------------------------------------
+if uring echo -w 2; then
+	out=$("$CONFORM" echo-many 127.0.0.1 "$PORT" --clients 64 --messages 12 \
+	    --seed 7 2>&1)
+	rc=$?
+	ok $rc "echo: 64 clients, payloads to 256 KiB, byte-exact"
+	[ $rc = 0 ] || diag "$out"
+	out=$("$CONFORM" halfclose 127.0.0.1 "$PORT" 2>&1)
+	rc=$?
+	ok $rc "echo: half-close flushes then closes"
+	[ $rc = 0 ] || diag "$out"
+	is "$(nthreads_of "$SERVER_PID")" 3 "echo: -w 2 is two ring threads"
+	stop_server
+	is "$SERVER_STATUS" 0 "echo: exit 0 on SIGTERM"
+	is "$(summary_field connections)" 66 "echo: summary counts 66 connections"
+	spread=$(summary_field spread)
+	like "$spread" '^[1-9][0-9]*,[1-9][0-9]*$' \
+	    "echo: both rings accepted connections (spread $spread)"
+	is "$(summary_field bytes_in)" "$(summary_field bytes_out)" \
+	    "echo: every byte in went out"
+else
+	fail "echo: starts"
+fi
+
+# -- the other services ------------------------------------------------------
+for s in discard chargen daytime time; do
+	if uring "$s"; then
+		out=$("$CONFORM" "$s" 127.0.0.1 "$PORT" 2>&1)
+		rc=$?
+		ok $rc "$s: ${out#conform: }"
+		stop_server
+		is "$SERVER_STATUS" 0 "$s: exit 0 on SIGTERM"
+	else
+		fail "$s: starts"
+	fi
+done
+
+# nbytes, on fresh connections: "5\n" gives pattern(0..4) then EOF after
+# ours; "0\n" and "x\n" close without a byte.
+nb() {	# nb REQUEST: the reply, as text, 5 s at most
+	timeout 5 bash -c 'exec 3<>/dev/tcp/127.0.0.1/'"$PORT"'
+	    printf "$1" >&3; cat <&3' nb "$1"
+}
+if uring nbytes; then
+	is "$(nb '5\n')" ' !"#$' "nbytes: '5\\n' gives exactly 5 pattern bytes"
+	is "$(nb '3\n2\n' | wc -c | tr -d ' ')" 5 "nbytes: two requests, 5 bytes"
+	is "$(nb '0\n' | wc -c | tr -d ' ')" 0 "nbytes: 0 is refused without a reply"
+	is "$(nb 'x\n' | wc -c | tr -d ' ')" 0 "nbytes: garbage is refused"
+	stop_server
+	is "$SERVER_STATUS" 0 "nbytes: exit 0 on SIGTERM"
+else
+	fail "nbytes: starts"
+fi
+
+# -- backpressure, and stop with stuck connections ---------------------------
+# One ring, 8 peers that fill every buffer and never read, 12 idle ones.
+if uring echo -w 1; then
+	mkfifo "$T/hold.in"
+	"$CONFORM" hold 127.0.0.1 "$PORT" --idle 12 --busy 8 --served 12 \
+	    <"$T/hold.in" >"$T/hold.out" 2>&1 &
+	HOLD_PID=$!
+	track "$HOLD_PID"
+	exec 7>"$T/hold.in"
+	wait_for 20 grep -q ready "$T/hold.out"
+	ok $? "hold: idle and stuck connections open"
+	out=$("$CONFORM" echo-many 127.0.0.1 "$PORT" --clients 8 --messages 4 2>&1)
+	rc=$?
+	ok $rc "backpressure: others still served while 8 peers never read"
+	[ $rc = 0 ] || diag "$out"
+	rss=$(awk '/^VmRSS/ {print $2}' /proc/"$SERVER_PID"/status)
+	[ "${rss:-999999}" -lt 65536 ]
+	ok $? "backpressure: server RSS ${rss} KiB < 64 MiB"
+	stop_server
+	exec 7>&-
+	wait "$HOLD_PID"
+	rc=$?
+	ok $rc "stop: every held connection closed by the server"
+	[ $rc = 0 ] || diag "$(cat "$T/hold.out")"
+	is "$SERVER_STATUS" 0 "stop: exit 0 with stuck connections"
+	kill -0 "$SERVER_PID" 2>/dev/null
+	ok $((! $?)) "stop: the process is gone"
+	held=$(( $(summary_field bytes_in) - $(summary_field bytes_out) ))
+	[ "$held" -ge 0 ] && [ "$held" -le $((8 * 65536)) ]
+	ok $? "backpressure: $held bytes read but not sent back (<= 8 x 64 KiB)"
+else
+	fail "hold: starts"
+fi
+
+# -- EMFILE: pause, no spin ---------------------------------------------------
+# 24 descriptors: stdio, signal pipe, listener, eventfd, the ring leave
+# about 16 for connections; 30 clients run it out.
+LOG=$T/emfile.log
+if start_server "$LOG" bash -c 'ulimit -n 24 && exec "$0" "$@"' \
+    "$CONCURD" -m uring -s echo -p 0 -b 127.0.0.1 -w 1; then
+	: >"$T/hold2.out"
+	mkfifo "$T/hold2.in"
+	"$CONFORM" hold 127.0.0.1 "$PORT" --idle 30 --served 0 \
+	    <"$T/hold2.in" >"$T/hold2.out" 2>&1 &
+	HOLD_PID=$!
+	track "$HOLD_PID"
+	exec 8>"$T/hold2.in"
+	wait_for 20 grep -q ready "$T/hold2.out"
+	wait_for 5 grep -q 'pausing' "$LOG"
+	ok $? "emfile: logged"
+	t0=$(cpu_ticks "$SERVER_PID")
+	sleep 1
+	t1=$(cpu_ticks "$SERVER_PID")
+	[ $((t1 - t0)) -le 10 ]
+	ok $? "emfile: no busy loop ($((t1 - t0)) ticks of CPU in 1 s)"
+	is "$(grep -c 'pausing' "$LOG")" 1 "emfile: logged once"
+	stop_server
+	exec 8>&-
+	wait "$HOLD_PID"
+	is "$SERVER_STATUS" 0 "emfile: exit 0 on SIGTERM"
+else
+	fail "emfile: starts"
+fi
+
+done_testing
