@@ -31,13 +31,16 @@ URING_CFLAGS := -DHAVE_LIBURING=1
 URING_LIBS := -luring
 endif
 
-B := build
+# B: objects; O: programs.  `make B=build-asan O=build-asan/bin` builds a
+# second flavour beside the first.
+B ?= build
+O ?= bin
 LIB_SRC	:= $(wildcard lib/*.c)
 ENG_SRC	:= $(wildcard engine/*.c models/*.c services/*.c)
 LIB_OBJ	:= $(LIB_SRC:%.c=$(B)/%.o)
 ENG_OBJ	:= $(ENG_SRC:%.c=$(B)/%.o)
 PROGS	:= $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard programs/*/*.c)))))
-BINS	:= $(PROGS:%=bin/%)
+BINS	:= $(PROGS:%=$(O)/%)
 TEST_HELPERS := $(patsubst tests/helpers/%.c,$(B)/tests/%,$(wildcard tests/helpers/*.c))
 BENCH_TOOLS := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 
@@ -56,8 +59,8 @@ $(B)/libengine.a: $(ENG_OBJ)
 # Each program links what it needs; only concurd carries the engine.
 define prog_rule
 $(1)_OBJ := $$(patsubst %.c,$(B)/%.o,$$(wildcard programs/$(1)/*.c))
-bin/$(1): $$($(1)_OBJ) $(if $(filter concurd,$(1)),$(B)/libengine.a) $(B)/libconcur.a
-	@mkdir -p bin
+$(O)/$(1): $$($(1)_OBJ) $(if $(filter concurd,$(1)),$(B)/libengine.a) $(B)/libconcur.a
+	@mkdir -p $(O)
 	$$(CC) $$(ALL_CFLAGS) $$(LDFLAGS) -o $$@ $$^ $(if $(filter concurd,$(1)),$$(URING_LIBS)) $$(LDLIBS)
 endef
 $(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
@@ -81,9 +84,9 @@ check: all tools
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
-	for p in $(filter-out bin/concurd,$(BINS)); do \
+	for p in $(filter-out $(O)/concurd,$(BINS)); do \
 		install -m 755 $$p $(DESTDIR)$(BINDIR)/; done
-	$(if $(filter bin/concurd,$(BINS)),install -m 755 bin/concurd $(DESTDIR)$(SBINDIR)/)
+	$(if $(filter $(O)/concurd,$(BINS)),install -m 755 $(O)/concurd $(DESTDIR)$(SBINDIR)/)
 	for m in man/*.1; do [ -e "$$m" ] && install -m 644 $$m $(DESTDIR)$(MANDIR)/man1/; done; true
 	for m in man/*.8; do [ -e "$$m" ] && install -m 644 $$m $(DESTDIR)$(MANDIR)/man8/; done; true
 
@@ -92,7 +95,7 @@ uninstall:
 	for m in man/*.[18]; do rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; done
 
 clean:
-	rm -rf $(B) bin
+	rm -rf $(B) $(O)
 
 .PHONY: all tools check install uninstall clean
 

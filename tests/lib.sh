@@ -7,8 +7,8 @@
 
 set -u
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BIN=$TOP/bin
-HELP=$TOP/build/tests
+BIN=${BIN:-$TOP/bin}
+HELP=${HELP:-$TOP/build/tests}
 T=$(mktemp -d "${TMPDIR:-/tmp}/concurd-test.XXXXXX")
 _tap_n=0
 _tap_fail=0
