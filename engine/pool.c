@@ -186,14 +186,34 @@ live_children(struct server *srv)
 	return n;
 }
 
+static bool
+all_gone(void *arg)
+{
+	struct server *srv = arg;
+
+	pool_reap(srv, NULL, NULL);
+	return live_children(srv) == 0;
+}
+
 void
 pool_end_children(struct server *srv)
 {
 	struct stats *s = srv->stats;
-	int64_t start = pool_now_ms(), last = start - TERM_EVERY_MS, now;
+	int64_t start, last, now;
 	int i, nslots = atomic_load(&s->nslots);
 
-	pool_reap(srv, NULL, NULL);
+	/* One SIGTERM means "stop": idle children leave at once, busy ones
+	 * finish their connection within --grace.  After that, SIGTERM again
+	 * means "close". */
+	for (i = 0; i < nslots; i++) {
+		int pid = atomic_load(&s->slot[i].pid);
+
+		if (pid > 0)
+			(void)kill(pid, SIGTERM);
+	}
+	server_linger(srv, all_gone, srv);
+	start = pool_now_ms();
+	last = start - TERM_EVERY_MS;
 	while (live_children(srv) > 0) {
 		now = pool_now_ms();
 		if (now - start >= GIVE_UP_MS)
@@ -569,35 +589,44 @@ tpool_wait(struct tpool *tp, int fd, int timeout_ms)
 	return fd >= 0 && pfd[2].revents ? 1 : 0;
 }
 
+/* Join what ended, nudge what runs; true when none is left.  A nudge while
+ * stopping but not yet closing is harmless to a worker in a connection
+ * (it serves on within the grace) and wakes one blocked in accept(). */
+static bool
+tpool_sweep(void *arg)
+{
+	struct tpool *tp = arg;
+	int i, left = 0;
+
+	tpool_join(tp);
+	pthread_mutex_lock(&tp->mu);
+	for (i = 0; i < MAX_WORKER_SLOTS; i++)
+		if (tp->w[i].state == TW_RUN) {
+			server_nudge(tp->w[i].t);
+			left++;
+		}
+	pthread_cond_broadcast(&tp->cv);
+	pthread_mutex_unlock(&tp->mu);
+	return left == 0;
+}
+
 void
 tpool_stop(struct tpool *tp)
 {
-	int64_t start = pool_now_ms();
+	int64_t start;
 	bool warned = false;
-	int i, left;
 
 	pthread_mutex_lock(&tp->mu);
 	tp->stopping = true;
 	pthread_cond_broadcast(&tp->cv);
 	pthread_mutex_unlock(&tp->mu);
-	for (;;) {
-		tpool_join(tp);
-		left = 0;
-		pthread_mutex_lock(&tp->mu);
-		for (i = 0; i < MAX_WORKER_SLOTS; i++)
-			if (tp->w[i].state == TW_RUN) {
-				/* Repeated: a nudge that lands between the
-				 * worker's look at the flag and its system
-				 * call is lost. */
-				server_nudge(tp->w[i].t);
-				left++;
-			}
-		pthread_cond_broadcast(&tp->cv);
-		pthread_mutex_unlock(&tp->mu);
-		if (left == 0)
-			break;
+	server_linger(tp->srv, tpool_sweep, tp);
+	/* Closing: nudges repeated until every worker is joined (one that
+	 * lands between a look at the flag and a system call is lost). */
+	start = pool_now_ms();
+	while (!tpool_sweep(tp)) {
 		if (!warned && pool_now_ms() - start > KILL_AFTER_MS) {
-			log_warnx("%d worker threads have not ended yet", left);
+			log_warnx("worker threads have not ended yet");
 			warned = true;
 		}
 		(void)tpool_wait(tp, -1, 50);

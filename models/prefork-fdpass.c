@@ -20,8 +20,11 @@
  * in the listen backlog.  A child that reports done while as many others as
  * the initial size are idle is told to leave: the parent closes its socket
  * and the child exits on EOF, so an idle pool shrinks back to N.  A child
- * that dies is reaped and replaced.  On SIGTERM or SIGINT every child gets
- * SIGTERM every 100 ms, SIGKILL after 5 s, until all are reaped.
+ * that dies is reaped and replaced.  On SIGTERM or SIGINT the parent stops
+ * accepting and sends each child one SIGTERM: idle children leave at once,
+ * busy ones finish their connection within --grace; then SIGTERM every
+ * 100 ms, SIGKILL after 5 s, until all are reaped.  With --max-conns
+ * reached the parent leaves new clients in the backlog.
  */
 #include <errno.h>
 #include <poll.h>
@@ -38,6 +41,7 @@
 
 #define ACCEPT_BATCH	16	/* connections per wakeup, then look around */
 #define PAUSE_MS	100
+#define LIMIT_MS	20	/* at --max-conns, look again this often */
 
 /* The parent's view of each slot. */
 enum { C_NONE, C_IDLE, C_BUSY, C_LEAVING, C_LOST };
@@ -305,7 +309,9 @@ accept_some(struct server *srv, struct fdpass *fp, int64_t *resume)
 			return -errno;
 		}
 		if (hand_off(srv, fp, fd) == -1) {
+			server_unreserve(srv);
 			atomic_fetch_add(&srv->stats->refused, 1);
+			atomic_fetch_add(&srv->stats->refused_overload, 1);
 			*resume = pool_now_ms() + PAUSE_MS;
 			close(fd);
 			break;
@@ -334,7 +340,12 @@ fdpass_loop(struct server *srv, struct fdpass *fp)
 			wake = grow_at;
 		fp->pfd[n] = (struct pollfd){ .fd = sig_fd(), .events = POLLIN };
 		fp->pslot[n++] = -1;
-		if (now >= accept_at &&
+		if (server_at_limit(srv)) {
+			/* --max-conns: a child's done byte wakes us, or
+			 * another process's connection ends: look again. */
+			if (wake == -1 || now + LIMIT_MS < wake)
+				wake = now + LIMIT_MS;
+		} else if (now >= accept_at &&
 		    (fp->idle > 0 || fp->total < fp->pol.max)) {
 			fp->pfd[n] = (struct pollfd){ .fd = srv->lfd,
 			    .events = POLLIN };

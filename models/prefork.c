@@ -17,9 +17,10 @@
  * byte on a pipe the parent polls beside its signal pipe, so growth is
  * immediate.  The scoreboard (idle and total counts, each child's state) is
  * in shared memory; the summary's spread counts connections per worker
- * slot.  On SIGTERM or SIGINT the parent sends SIGTERM to every child every
- * 100 ms (their blocked accept() or read() returns EINTR), SIGKILL after
- * 5 s, and reaps them all.
+ * slot.  On SIGTERM or SIGINT the parent sends each child one SIGTERM: idle
+ * children leave at once (their accept() returns EINTR), busy ones finish
+ * their connection within --grace; then SIGTERM every 100 ms, SIGKILL after
+ * 5 s, until all are reaped.
  */
 #include <stddef.h>
 

@@ -19,10 +19,11 @@
  * so an idle pool shrinks back to N.  The summary's spread counts
  * connections per worker slot.  Stacks are 256 KiB.
  *
- * Stop: the main thread sets the pool's stop flag, broadcasts the condition
- * (workers waiting for work leave) and nudges every worker (SIGUSR2) every
- * 50 ms until all are joined (workers in a connection's read() see EINTR);
- * descriptors still queued are closed.
+ * Stop: the main thread stops accepting, sets the pool's stop flag and
+ * broadcasts the condition: workers waiting for work leave, the others
+ * finish what was queued and their connections within --grace.  Then every
+ * worker is nudged (SIGUSR2) every 50 ms until all are joined (a worker in
+ * a connection's read() sees EINTR); descriptors still queued are closed.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -36,6 +37,7 @@
 
 #define ACCEPT_BATCH	16
 #define PAUSE_MS	100
+#define LIMIT_MS	20	/* at --max-conns, look again this often */
 
 struct pqueue {
 	struct tpool tp;	/* first: a worker finds us from its tpool */
@@ -58,7 +60,8 @@ worker(void *arg)
 	for (;;) {
 		while (pq->len == 0 && !tp->stopping)
 			pthread_cond_wait(&tp->cv, &tp->mu);
-		if (tp->stopping)
+		/* A stop with --grace still serves what was accepted. */
+		if (pq->len == 0 || server_closing())
 			break;
 		fd = pq->q[pq->head];
 		pq->head = (pq->head + 1) % pq->cap;
@@ -71,7 +74,7 @@ worker(void *arg)
 			pool_notify(tp->notify[1]);
 		serve_blocking(tp->srv, fd, w->slot);
 		pthread_mutex_lock(&tp->mu);
-		if (pq->len > 0 && !tp->stopping)
+		if (pq->len > 0 && !server_closing())
 			tp->idle++;	/* work is waiting: stay for it */
 		else if (!tpool_stay(tp)) {
 			idle = false;
@@ -142,6 +145,12 @@ pq_loop(struct pqueue *pq)
 		pthread_mutex_unlock(&tp->mu);
 		if (err != 0)
 			break;
+		if (server_at_limit(tp->srv)) {
+			/* --max-conns: leave clients in the backlog. */
+			full = true;
+			if (wake == -1 || now + LIMIT_MS < wake)
+				wake = now + LIMIT_MS;
+		}
 		r = tpool_wait(tp, full || now < accept_at ? -1 : tp->srv->lfd,
 		    wake == -1 ? -1 : (int)(wake > now ? wake - now : 0));
 		if (r == -1)
@@ -180,6 +189,7 @@ pq_run(struct server *srv)
 	/* Workers are gone: what is still queued was never served. */
 	for (; pq->len > 0; pq->len--) {
 		close(pq->q[pq->head]);
+		server_unreserve(srv);
 		pq->head = (pq->head + 1) % pq->cap;
 	}
 	tpool_fini(&pq->tp);

@@ -19,9 +19,10 @@
  *
  * Stop: SIGTERM or SIGINT reach the main thread (workers block them); it
  * nudges every worker (SIGUSR2, no SA_RESTART) every 50 ms until all are
- * joined.  The worker in accept() or in a connection's read() sees EINTR
- * and the stop flag; those waiting for the accept mutex get it in turn and
- * see the flag before calling accept().
+ * joined.  The worker in accept() sees EINTR and the stop flag and leaves;
+ * those waiting for the accept mutex get it in turn and see the flag before
+ * calling accept(); a worker in a connection finishes it within --grace
+ * (its read() sees EINTR, and the close that ends the grace).
  */
 #include <errno.h>
 #include <pthread.h>
