@@ -253,6 +253,7 @@ serve_blocking(struct server *srv, int fd, int slot)
 				 * than the grace allows. */
 				if (!lingering && server_stopping()) {
 					lingering = true;
+					server_stop_listening(srv);
 					set_timeouts(fd, server_grace_left_ms());
 				}
 				continue;

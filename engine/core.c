@@ -32,7 +32,7 @@ static _Atomic uint64_t stop_us;	/* when the stop was first seen */
 static int grace_ms;
 /* In a process-model child: SIGTERMs received (the parent's stop, then its
  * close).  Only the handler writes it. */
-static volatile sig_atomic_t child_terms;
+static _Atomic int child_terms;
 static bool is_child;
 
 void
@@ -50,12 +50,22 @@ mark_stop(void)
 	atomic_compare_exchange_strong(&stop_us, &zero, now_us());
 }
 
+/* Stop signals so far: SIGTERMs and SIGINTs counted by the handlers. */
+static unsigned
+stop_signals(void)
+{
+	if (is_child)
+		return (unsigned)atomic_load_explicit(&child_terms,
+		    memory_order_relaxed);
+	return sig_count(SIGTERM) + sig_count(SIGINT);
+}
+
 bool
 server_stopping(void)
 {
 	if (atomic_load_explicit(&stop_requested, memory_order_relaxed))
 		return true;
-	if (is_child ? child_terms > 0 : sig_peek(SIGTERM) || sig_peek(SIGINT)) {
+	if (stop_signals() > 0) {
 		mark_stop();
 		return true;
 	}
@@ -67,8 +77,10 @@ server_closing(void)
 {
 	if (atomic_load_explicit(&close_requested, memory_order_relaxed))
 		return true;
-	if (is_child && child_terms > 1)
+	if (stop_signals() > 1) {
+		atomic_store(&close_requested, true);	/* a second signal */
 		return true;
+	}
 	if (!server_stopping())
 		return false;
 	return grace_ms == 0 ||
@@ -104,8 +116,7 @@ static void
 on_child_term(int signo)
 {
 	(void)signo;
-	if (child_terms < 100)
-		child_terms++;
+	atomic_fetch_add_explicit(&child_terms, 1, memory_order_relaxed);
 }
 
 static void
@@ -158,7 +169,7 @@ server_child_init(void)
 	 * its own flag, set by SIGTERM, which interrupts its blocking calls. */
 	sig_pipe_close();
 	is_child = true;
-	child_terms = 0;
+	atomic_store(&child_terms, 0);
 	atomic_store(&stop_requested, false);
 	atomic_store(&close_requested, false);
 	atomic_store(&stop_us, 0);
@@ -171,22 +182,41 @@ server_child_init(void)
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* At a stop, new clients are refused rather than left in the backlog:
+ * shutdown() ends listening for every process sharing the socket, and
+ * wakes whoever is blocked in accept() (EINVAL).  Not a socket systemd
+ * passed us: it keeps using that one after we are gone. */
+void
+server_stop_listening(struct server *srv)
+{
+	static bool done;
+
+	if (done || srv->activated || srv->socktype != SOCK_STREAM ||
+	    srv->lfd < 0)
+		return;
+	done = true;
+	if (shutdown(srv->lfd, SHUT_RD) == -1 && errno != ENOTCONN)
+		log_warn("shutdown of the listener");
+}
+
 int
 server_take_signals(struct server *srv)
 {
 	int got = 0;
 
-	if (sig_take(SIGTERM) || sig_take(SIGINT)) {
-		/* A second one while stopping means: close now. */
-		bool again = atomic_load(&stop_requested);
+	if (sig_take(SIGTERM) | sig_take(SIGINT)) {
+		/* The handlers count: a second signal means close now, and
+		 * server_closing() sees it from any thread. */
+		static bool told;
 
 		mark_stop();
-		if (again)
-			atomic_store(&close_requested, true);
-		else if (grace_ms > 0)
+		server_stop_listening(srv);
+		if (!server_closing() && !told && grace_ms > 0) {
+			told = true;
 			log_info("stopping: no new connections; %d s grace for "
 			    "%lld active", grace_ms / 1000,
 			    (long long)atomic_load(&srv->stats->active));
+		}
 		got |= SERVER_SIG_STOP;
 	}
 	if (sig_take(SIGCHLD))
@@ -274,13 +304,17 @@ server_accept(struct server *srv, unsigned flags,
     struct sockaddr_storage *peer, socklen_t *peerlen)
 {
 	socklen_t dummy = 0;
+	bool reserved;
 	int fd;
 
 	if (peerlen == NULL)
 		peerlen = &dummy;
 	else
 		*peerlen = sizeof(*peer);
-	if (!reserve(srv)) {
+	/* Blocked in accept4 a pool worker is not a connection: it is
+	 * counted once it has one (the pool's size bounds those). */
+	reserved = !(flags & ACCEPT_BLOCKING);
+	if (reserved && !reserve(srv)) {
 		if (!(flags & ACCEPT_NOPAUSE))
 			pause_ms(20);
 		errno = EAGAIN;
@@ -305,7 +339,8 @@ server_accept(struct server *srv, unsigned flags,
 		case ENFILE:
 		case ENOBUFS:
 		case ENOMEM:
-			server_unreserve(srv);
+			if (reserved)
+				server_unreserve(srv);
 			server_overload_begin("accept");
 			if (!(flags & ACCEPT_NOPAUSE)) {
 				int e = errno;
@@ -314,11 +349,22 @@ server_accept(struct server *srv, unsigned flags,
 				errno = e;
 			}
 			return -1;
+		case EINVAL:
+			/* Not listening any more: server_stop_listening() ran. */
+			if (reserved)
+				server_unreserve(srv);
+			server_request_stop();
+			errno = EINTR;
+			return -1;
 		default:
-			server_unreserve(srv);
+			if (reserved)
+				server_unreserve(srv);
 			return -1;	/* EINTR, EAGAIN, or a real error */
 		}
 	}
+	if (!reserved)
+		atomic_fetch_add_explicit(&srv->stats->active, 1,
+		    memory_order_relaxed);
 	server_overload_end();
 	atomic_fetch_add_explicit(&srv->stats->accepted, 1, memory_order_relaxed);
 	if (srv->socktype == SOCK_STREAM)

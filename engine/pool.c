@@ -186,12 +186,24 @@ live_children(struct server *srv)
 	return n;
 }
 
+/* Reap; nudge idle children (SIGUSR2: their blocked accept returns EINTR
+ * and they see the stop) -- repeated every call, so one that was between
+ * looking at its flag and entering accept() when the SIGTERM came is woken
+ * too.  True when none is left. */
 static bool
 all_gone(void *arg)
 {
 	struct server *srv = arg;
+	struct stats *s = srv->stats;
+	int i, nslots = atomic_load(&s->nslots);
 
 	pool_reap(srv, NULL, NULL);
+	for (i = 0; i < nslots; i++) {
+		int pid = atomic_load(&s->slot[i].pid);
+
+		if (pid > 0 && atomic_load(&s->slot[i].busy) == SLOT_IDLE)
+			(void)kill(pid, SIGUSR2);
+	}
 	return live_children(srv) == 0;
 }
 
@@ -308,7 +320,7 @@ prefork_child(struct server *srv, int slot, void *arg)
 		}
 		fd = -1;
 		if (!server_stopping())
-			fd = server_accept(srv, 0, NULL, NULL);
+			fd = server_accept(srv, ACCEPT_BLOCKING, NULL, NULL);
 		else
 			errno = EINTR;
 		if (lk != NULL && lk->unlock(pf->lkst) == -1) {

@@ -83,6 +83,7 @@ struct server {
 	struct perip *perip;
 	char *const *exec_argv;	/* service exec: the program and arguments */
 	bool exec_in_place;	/* set by the fork model in its children */
+	bool activated;		/* lfd came from systemd (LISTEN_FDS) */
 };
 
 #define MODEL_POOL	0x1	/* has workers whose spread is reported */
@@ -112,6 +113,9 @@ int server_signals_init(void);
 void server_set_grace(int grace_ms);
 bool server_stopping(void);
 bool server_closing(void);
+/* At a stop: shutdown(SHUT_RD) the listener, so new clients are refused
+ * (unless systemd passed it).  Idempotent; server_take_signals() calls it. */
+void server_stop_listening(struct server *srv);
 /* While stopping with grace: milliseconds until close (0 otherwise). */
 int server_grace_left_ms(void);
 void server_request_stop(void);
@@ -161,6 +165,9 @@ void server_pause(void);
  * NULL. */
 #define ACCEPT_NONBLOCK	0x1
 #define ACCEPT_NOPAUSE	0x2
+#define ACCEPT_BLOCKING	0x4	/* the caller blocks in accept (pools whose
+				 * workers accept): --max-conns is held by the
+				 * pool size, not by a reservation */
 int server_accept(struct server *srv, unsigned flags,
     struct sockaddr_storage *peer, socklen_t *peerlen);
 

@@ -1,20 +1,24 @@
 /*
  * sig: sigaction wrappers and the self-pipe.
  *
- * The handler is the only code here that runs asynchronously.  It touches a
- * volatile sig_atomic_t and calls write(2), both async-signal-safe, and keeps
- * errno as it found it.  A full pipe is fine: a byte is already waiting.
+ * The handler is the only code here that runs asynchronously.  It bumps a
+ * lock-free atomic counter (C11 allows those in handlers, and other threads
+ * may read them without a data race) and calls write(2), async-signal-safe,
+ * and keeps errno as it found it.  A full pipe is fine: a byte is already
+ * waiting.
  */
 #include "sig.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "io.h"
 
-static volatile sig_atomic_t caught[NSIG];
+static _Atomic unsigned caught[NSIG];	/* how many came, ever */
+static unsigned taken[NSIG];		/* how many sig_take() saw */
 static int pipefd[2] = { -1, -1 };
 
 int
@@ -51,7 +55,7 @@ on_signal(int signo)
 	char b = (char)signo;
 
 	if (signo > 0 && signo < NSIG)
-		caught[signo] = 1;
+		atomic_fetch_add_explicit(&caught[signo], 1, memory_order_relaxed);
 	if (pipefd[1] != -1)
 		(void)!write(pipefd[1], &b, 1);
 	errno = saved;
@@ -92,18 +96,31 @@ bool
 sig_take(int signo)
 {
 	char buf[64];
+	unsigned c;
 
 	if (pipefd[0] != -1)
 		while (read(pipefd[0], buf, sizeof(buf)) > 0)
 			;
-	if (signo <= 0 || signo >= NSIG || !caught[signo])
+	if (signo <= 0 || signo >= NSIG)
 		return false;
-	caught[signo] = 0;
+	c = atomic_load(&caught[signo]);
+	if (c == taken[signo])
+		return false;
+	taken[signo] = c;
 	return true;
 }
 
 bool
 sig_peek(int signo)
 {
-	return signo > 0 && signo < NSIG && caught[signo];
+	return signo > 0 && signo < NSIG &&
+	    atomic_load_explicit(&caught[signo], memory_order_relaxed) != taken[signo];
+}
+
+unsigned
+sig_count(int signo)
+{
+	if (signo <= 0 || signo >= NSIG)
+		return 0;
+	return atomic_load_explicit(&caught[signo], memory_order_relaxed);
 }

@@ -31,7 +31,12 @@ int sig_fd(void);
 int sig_watch(int signo, unsigned flags);
 /* Drain the pipe; then true if signo came since the last take (and clear). */
 bool sig_take(int signo);
-/* Non-destructive look at the flag, for code that only needs to know. */
+/* Non-destructive look: did signo come since the last take?  Safe from
+ * any thread. */
 bool sig_peek(int signo);
+/* How many times signo has been caught since the process began (safe from
+ * any thread; counts every delivery the kernel made, which merges signals
+ * that arrive while one of the same kind is pending). */
+unsigned sig_count(int signo);
 
 #endif

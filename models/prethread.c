@@ -63,7 +63,7 @@ worker(void *arg)
 			fd = -1;
 			errno = EINTR;
 		} else
-			fd = server_accept(srv, 0, NULL, NULL);
+			fd = server_accept(srv, ACCEPT_BLOCKING, NULL, NULL);
 		pthread_mutex_unlock(&pt->accept_mu);
 		if (fd == -1) {
 			if (transient(errno))

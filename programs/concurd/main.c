@@ -501,6 +501,7 @@ main(int argc, char **argv)
 		return e < 0 ? EX_OSERR : EX_OK;
 	}
 	srv.lfd = activation_socket(srv.socktype);
+	srv.activated = srv.lfd >= 0;
 	if (srv.lfd < 0) {
 		srv.lfd = net_listen(bind, port, srv.socktype, backlog, 0);
 		if (srv.lfd < 0)
