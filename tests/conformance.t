@@ -37,7 +37,8 @@ stop_concurd() {
 }
 
 # serve DESC ARGS...: start concurd ARGS -p 0; returns 0 when it listens,
-# 2 when it says it cannot run here (exit 69), 1 otherwise.
+# 2 when it says it cannot run here (exit 69), 3 when it refuses the
+# combination (exit 64) and COMBO_OK=1 says that is documented, 1 otherwise.
 serve() {
 	local desc=$1 st; shift
 	LOG=$T/log.$((++nlog))
@@ -58,6 +59,10 @@ serve() {
 		UNAVAILABLE="$(tail -n 1 "$LOG")"
 		skip "$desc: unavailable here (exit 69): $UNAVAILABLE"
 		return 2
+	fi
+	if [ "$st" = 64 ] && [ "${COMBO_OK:-0}" = 1 ]; then
+		skip "$desc: not a valid combination (exit 64): $(tail -n 1 "$LOG")"
+		return 3
 	fi
 	fail "$desc: starts and listens" "exit status $st"
 	tail -n 5 "$LOG" | sed 's/^/#   /' >&2
@@ -106,7 +111,7 @@ finish() {
 checks() {
 	local host=$1 model=$2 svc=$3 desc=$4
 	case $svc in
-	echo)
+	echo|exec)	# exec runs /bin/cat: an echo server, a process each
 		if [ "$model" = iterative ]; then
 			conform "$desc" "$host" echo-many --serial
 			conform "$desc" "$host" echo-many --clients 1 --messages 8
@@ -142,7 +147,12 @@ declare -A unavailable
 for m in $models; do
 	for s in $services; do
 		desc="$m/$s"
-		serve "$desc" -m "$m" -s "$s" -b 127.0.0.1
+		if [ "$s" = exec ]; then
+			# Only the process models run programs (concurd(8)).
+			COMBO_OK=1 serve "$desc" -m "$m" -s exec -b 127.0.0.1 -- /bin/cat
+		else
+			serve "$desc" -m "$m" -s "$s" -b 127.0.0.1
+		fi
 		case $? in
 		0) checks 127.0.0.1 "$m" "$s" "$desc"; finish "$desc" ;;
 		2) unavailable[$m]=$UNAVAILABLE; break ;;
