@@ -490,8 +490,8 @@ server_linger(struct server *srv, bool (*done)(void *), void *arg)
 		(void)server_wait(srv, false,
 		    (int)((deadline - t) / 1000 < 50 ? (deadline - t) / 1000 + 1 : 50));
 	}
-	if (!done(arg))
-		log_info("closing %lld connections still active",
+	if (grace_ms > 0 && !done(arg))
+		log_info("grace over: closing %lld connections still active",
 		    (long long)atomic_load(&srv->stats->active));
 	server_request_close();
 }

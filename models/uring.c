@@ -63,6 +63,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "net.h"
 
 #define SQ_ENTRIES	512
@@ -77,7 +78,8 @@
 #define STOP_WAIT_S	5	/* stop: wait this long for cancellations */
 
 /* user_data: a struct conn pointer (16-aligned) or nothing, plus a tag. */
-enum { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_STOP, OP_BACKOFF, OP_IGNORE };
+enum { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_STOP, OP_BACKOFF, OP_TICK,
+    OP_IGNORE };
 #define OP_MASK		7u
 #define UD(p, op)	((uint64_t)(uintptr_t)(p) | (uint64_t)(op))
 
@@ -93,6 +95,8 @@ struct conn {
 	struct svc_out out;	/* output being sent (advanced on short sends) */
 	struct msghdr msg;	/* for two slices */
 	uint64_t in, sent;
+	uint64_t last_us;	/* last completion (--idle-timeout) */
+	struct conn_meta meta;
 	alignas(max_align_t) unsigned char st[];
 };
 
@@ -119,6 +123,11 @@ struct loop {
 
 	bool recv_multishot, recv_poll_first, accept_multishot;
 	bool accept_armed, backoff_armed, stop_armed, stopping;
+	bool draining;		/* stop with grace: no accepts, conns go on */
+	bool tick_armed;	/* --idle-timeout sweep */
+	bool poll_accept;	/* --max-conns: poll the listener, then
+				 * server_accept() reserves exactly */
+	struct __kernel_timespec tick_ts;
 	bool starve_logged;
 	struct __kernel_timespec backoff_ts;
 
@@ -313,7 +322,7 @@ conn_release(struct loop *lp, struct conn *c)
 	}
 	if (close(c->fd) == -1 && errno != EINTR)
 		log_warn("uring: close fd %d", c->fd);
-	conn_closed(lp->srv, c->in, c->sent, c->error);
+	conn_close(lp->srv, &c->meta, c->in, c->sent, c->error);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -427,24 +436,34 @@ conn_progress(struct loop *lp, struct conn *c)
 		recv_arm(lp, c);
 }
 
+/* fd is counted as active already (server_accept, or uring_accepted). */
 static void
 conn_new(struct loop *lp, int fd)
 {
 	struct server *srv = lp->srv;
 	struct conn *c = lp->freelist;
 
-	atomic_fetch_add_explicit(&srv->stats->accepted, 1,
-	    memory_order_relaxed);
 	if (c != NULL) {
 		lp->freelist = c->next;
 		lp->nfreelist--;
 	} else if ((c = malloc(sizeof(*c) + lp->svc->state_size)) == NULL) {
 		log_warn("uring: connection state");
 		atomic_fetch_add(&srv->stats->refused, 1);
+		atomic_fetch_add(&srv->stats->refused_overload, 1);
+		server_unreserve(srv);
 		close(fd);
 		return;
 	}
 	memset(c, 0, sizeof(*c) + lp->svc->state_size);
+	if (conn_open(srv, fd, lp->id, &c->meta) == -1) {
+		close(fd);
+		c->next = lp->freelist;
+		lp->freelist = c;
+		lp->nfreelist++;
+		return;
+	}
+	if (srv->idle_ms > 0)
+		c->last_us = now_us();
 	c->fd = fd;
 	c->out_bid = NO_BID;
 	c->next = lp->conns;
@@ -452,9 +471,6 @@ conn_new(struct loop *lp, int fd)
 		lp->conns->prev = c;
 	lp->conns = c;
 	lp->nconns++;
-	/* io_uring's accept bypasses server_accept(), which sets this. */
-	(void)net_set_nodelay(fd, true);
-	conn_opened(srv, fd, lp->id);
 	c->need_more = true;
 	apply(lp, c, lp->svc->start(c->st, &c->out));
 	conn_progress(lp, c);
@@ -463,6 +479,8 @@ conn_new(struct loop *lp, int fd)
 static void
 on_recv(struct loop *lp, struct conn *c, int res, unsigned flags)
 {
+	if (lp->srv->idle_ms > 0 && res > 0)
+		c->last_us = now_us();
 	if (!(flags & IORING_CQE_F_MORE)) {
 		c->recv_armed = false;
 		c->recv_cancel = false;
@@ -549,6 +567,8 @@ out_advance(struct svc_out *o, size_t w)
 static void
 on_send(struct loop *lp, struct conn *c, int res)
 {
+	if (lp->srv->idle_ms > 0 && res > 0)
+		c->last_us = now_us();
 	c->sending = false;
 	c->inflight--;
 	if (res < 0) {
@@ -579,7 +599,9 @@ accept_arm(struct loop *lp)
 {
 	struct io_uring_sqe *sqe = sqe_get(lp);
 
-	if (lp->accept_multishot)
+	if (lp->poll_accept)
+		io_uring_prep_poll_add(sqe, lp->srv->lfd, POLLIN);
+	else if (lp->accept_multishot)
 		io_uring_prep_multishot_accept(sqe, lp->srv->lfd, NULL, NULL,
 		    SOCK_CLOEXEC);
 	else
@@ -590,12 +612,12 @@ accept_arm(struct loop *lp)
 }
 
 static void
-backoff_arm(struct loop *lp)
+backoff_arm(struct loop *lp, int ms)
 {
 	struct io_uring_sqe *sqe = sqe_get(lp);
 
 	lp->backoff_ts.tv_sec = 0;
-	lp->backoff_ts.tv_nsec = BACKOFF_MS * 1000000LL;
+	lp->backoff_ts.tv_nsec = ms * 1000000LL;
 	io_uring_prep_timeout(sqe, &lp->backoff_ts, 0, 0);
 	io_uring_sqe_set_data64(sqe, OP_BACKOFF);
 	lp->backoff_armed = true;
@@ -612,20 +634,65 @@ loop_fail(struct loop *lp, int err, const char *what)
 	(void)kill(getpid(), SIGTERM);
 }
 
+/* --max-conns: the listener polled readable; take what the limit allows
+ * through server_accept(), which reserves each connection first. */
+static void
+on_listener_ready(struct loop *lp)
+{
+	int i, fd;
+
+	lp->accept_armed = false;
+	for (i = 0; i < 32 && !server_stopping(); i++) {
+		fd = server_accept(lp->srv, ACCEPT_NONBLOCK | ACCEPT_NOPAUSE,
+		    NULL, NULL);
+		if (fd >= 0) {
+			conn_new(lp, fd);
+			continue;
+		}
+		if (errno == EAGAIN && server_at_limit(lp->srv)) {
+			backoff_arm(lp, 20);	/* full: look again soon */
+			return;
+		}
+		if (errno != EAGAIN && errno != EINTR) {
+			if (errno != EMFILE && errno != ENFILE &&
+			    errno != ENOBUFS && errno != ENOMEM)
+				log_warn("uring: accept");
+			backoff_arm(lp, BACKOFF_MS);
+			return;
+		}
+		break;
+	}
+	if (!server_stopping())
+		accept_arm(lp);
+}
+
 static void
 on_accept(struct loop *lp, int res, unsigned flags)
 {
+	if (lp->poll_accept) {
+		on_listener_ready(lp);
+		return;
+	}
 	if (!(flags & IORING_CQE_F_MORE))
 		lp->accept_armed = false;
+	if (res >= 0 && (lp->stopping || lp->draining || server_stopping())) {
+		/* Taken after the stop: not served. */
+		atomic_fetch_add(&lp->srv->stats->accepted, 1);
+		atomic_fetch_add(&lp->srv->stats->refused, 1);
+		close(res);
+		return;
+	}
 	if (res >= 0) {
-		if (lp->stopping) {
-			atomic_fetch_add(&lp->srv->stats->accepted, 1);
-			atomic_fetch_add(&lp->srv->stats->refused, 1);
-			close(res);
-		} else {
-			server_overload_end();
-			conn_new(lp, res);
-		}
+		/* io_uring's accept bypasses server_accept(): do its part. */
+		atomic_fetch_add_explicit(&lp->srv->stats->accepted, 1,
+		    memory_order_relaxed);
+		atomic_fetch_add_explicit(&lp->srv->stats->active, 1,
+		    memory_order_relaxed);
+		(void)net_set_nodelay(res, true);
+		server_overload_end();
+		conn_new(lp, res);
+	} else if (server_stopping()) {
+		return;		/* the listener was shut: stop accepting */
 	} else {
 		switch (-res) {
 		case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM:
@@ -634,7 +701,7 @@ on_accept(struct loop *lp, int res, unsigned flags)
 			if (lp->accept_armed)
 				cancel(lp, OP_ACCEPT);
 			if (!lp->backoff_armed && !lp->stopping)
-				backoff_arm(lp);
+				backoff_arm(lp, BACKOFF_MS);
 			break;
 		case EINVAL:
 			if (lp->accept_multishot) {
@@ -653,8 +720,45 @@ on_accept(struct loop *lp, int res, unsigned flags)
 			return;
 		}
 	}
-	if (!lp->accept_armed && !lp->backoff_armed && !lp->stopping)
+	if (!lp->accept_armed && !lp->backoff_armed && !lp->stopping &&
+	    !lp->draining)
 		accept_arm(lp);
+}
+
+/* --idle-timeout: every quarter of it, end the connections that moved
+ * nothing for the whole of it. */
+static void
+tick_arm(struct loop *lp)
+{
+	struct io_uring_sqe *sqe = sqe_get(lp);
+	int ms = lp->srv->idle_ms / 4 > 50 ? lp->srv->idle_ms / 4 : 50;
+
+	if (ms > 1000)
+		ms = 1000;
+	lp->tick_ts.tv_sec = ms / 1000;
+	lp->tick_ts.tv_nsec = (ms % 1000) * 1000000LL;
+	io_uring_prep_timeout(sqe, &lp->tick_ts, 0, 0);
+	io_uring_sqe_set_data64(sqe, OP_TICK);
+	lp->tick_armed = true;
+}
+
+static void
+on_tick(struct loop *lp)
+{
+	uint64_t t = now_us(), idle = (uint64_t)lp->srv->idle_ms * 1000;
+	struct conn *c, *next;
+
+	lp->tick_armed = false;
+	for (c = lp->conns; c != NULL; c = next) {
+		next = c->next;
+		if (!c->closing && c->last_us + idle <= t) {
+			conn_timed_out(lp->srv, &c->meta);
+			conn_end(lp, c, false);
+			conn_progress(lp, c);
+		}
+	}
+	if (!lp->stopping)
+		tick_arm(lp);
 }
 
 static void
@@ -667,12 +771,33 @@ stop_arm(struct loop *lp)
 	lp->stop_armed = true;
 }
 
+/* First stop with --grace: accept no more, let connections finish. */
+static void
+begin_drain(struct loop *lp)
+{
+	lp->draining = true;
+	if (lp->accept_armed)
+		cancel(lp, OP_ACCEPT);
+	if (lp->backoff_armed) {
+		struct io_uring_sqe *sqe = sqe_get(lp);
+
+		io_uring_prep_timeout_remove(sqe, OP_BACKOFF, 0);
+		io_uring_sqe_set_data64(sqe, OP_IGNORE);
+	}
+}
+
 static void
 begin_stop(struct loop *lp)
 {
 	struct conn *c, *next;
 
 	lp->stopping = true;
+	if (lp->tick_armed) {
+		struct io_uring_sqe *sqe = sqe_get(lp);
+
+		io_uring_prep_timeout_remove(sqe, OP_TICK, 0);
+		io_uring_sqe_set_data64(sqe, OP_IGNORE);
+	}
 	if (lp->accept_armed)
 		cancel(lp, OP_ACCEPT);
 	if (lp->backoff_armed) {
@@ -706,14 +831,30 @@ dispatch(struct loop *lp, struct io_uring_cqe *cqe)
 		break;
 	case OP_BACKOFF:
 		lp->backoff_armed = false;
-		if (!lp->accept_armed && !lp->stopping)
+		if (!lp->accept_armed && !lp->stopping && !lp->draining)
 			accept_arm(lp);
 		break;
-	case OP_STOP:
-		lp->stop_armed = false;
-		if (!lp->stopping)
-			begin_stop(lp);
+	case OP_TICK:
+		if (cqe->res != -ECANCELED)
+			on_tick(lp);
+		else
+			lp->tick_armed = false;
 		break;
+	case OP_STOP: {
+		eventfd_t junk;
+
+		lp->stop_armed = false;
+		(void)eventfd_read(lp->stopfd, &junk);
+		if (server_closing()) {
+			if (!lp->stopping)
+				begin_stop(lp);
+		} else {
+			if (!lp->draining)
+				begin_drain(lp);
+			stop_arm(lp);	/* the close comes later */
+		}
+		break;
+	}
 	default:
 		break;	/* cancellations, provided buffers */
 	}
@@ -722,8 +863,11 @@ dispatch(struct loop *lp, struct io_uring_cqe *cqe)
 static bool
 loop_drained(const struct loop *lp)
 {
+	if (lp->draining && !lp->stopping)	/* grace: done when empty */
+		return lp->nconns == 0 && !lp->accept_armed &&
+		    !lp->backoff_armed;
 	return lp->nconns == 0 && !lp->accept_armed && !lp->backoff_armed &&
-	    !lp->stop_armed;
+	    !lp->stop_armed && !lp->tick_armed;
 }
 
 static void
@@ -737,7 +881,9 @@ loop_run(struct loop *lp)
 
 	accept_arm(lp);
 	stop_arm(lp);
-	while (!lp->stopping || !loop_drained(lp)) {
+	if (lp->srv->idle_ms > 0)
+		tick_arm(lp);
+	while (!(lp->stopping || lp->draining) || !loop_drained(lp)) {
 		/* Parked connections retry once buffers came back. */
 		while (lp->starved != NULL && lp->nfree > 0) {
 			struct conn *c = lp->starved;
@@ -810,6 +956,7 @@ ring_init(struct loop *lp)
 	lp->recv_multishot = true;
 	lp->recv_poll_first = true;
 	lp->accept_multishot = lp->nloops == 1;
+	lp->poll_accept = lp->srv->max_conns > 0;
 	return bufs_init(lp);
 }
 
@@ -857,6 +1004,24 @@ loop_main(void *arg)
 	return NULL;
 }
 
+static bool
+no_active(void *arg)
+{
+	struct server *srv = arg;
+
+	return atomic_load(&srv->stats->active) <= 0;
+}
+
+static void
+wake_all(struct loop *loops, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (eventfd_write(loops[i].stopfd, 1) == -1)
+			log_warn("uring: eventfd_write");
+}
+
 static int
 uring_run(struct server *srv)
 {
@@ -864,17 +1029,17 @@ uring_run(struct server *srv)
 	pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 	int n = srv->workers > 0 ? srv->workers : srv->ncpu;
 	struct loop *loops;
-	int i, started = 0, err = 0, stopfd;
+	int i, started = 0, err = 0;
 
 	if (n < 1)
 		n = 1;
 	if (n > MAX_WORKER_SLOTS)
 		n = MAX_WORKER_SLOTS;
-	if ((stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1)
-		return -errno;
-	if ((loops = calloc((size_t)n, sizeof(*loops))) == NULL) {
-		close(stopfd);
+	if ((loops = calloc((size_t)n, sizeof(*loops))) == NULL)
 		return -ENOMEM;
+	if (srv->max_conns > 0 && fd_set_nonblock(srv->lfd, true) == -1) {
+		free(loops);
+		return -errno;
 	}
 	atomic_store(&srv->stats->nslots, n);
 	for (i = 0; i < n; i++) {
@@ -884,7 +1049,11 @@ uring_run(struct server *srv)
 		lp->svc = srv->svc;
 		lp->id = i;
 		lp->nloops = n;
-		lp->stopfd = stopfd;
+		/* One eventfd per ring: each reads its own back to zero. */
+		if ((lp->stopfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) == -1) {
+			err = -errno;
+			break;
+		}
 		lp->mu = &mu;
 		lp->cv = &cv;
 		if ((errno = pthread_create(&lp->thread, NULL, loop_main,
@@ -908,14 +1077,20 @@ uring_run(struct server *srv)
 	if (err == 0)
 		while (!server_stopping())
 			(void)server_wait(srv, false, -1);
-	if (eventfd_write(stopfd, 1) == -1)
-		log_warn("uring: eventfd_write");
+	server_request_stop();
+	wake_all(loops, started);	/* accept no more */
+	if (err == 0)
+		server_linger(srv, no_active, srv);
+	server_request_close();
+	wake_all(loops, started);	/* close what is left */
 	for (i = 0; i < started; i++) {
 		pthread_join(loops[i].thread, NULL);
 		if (err == 0 && loops[i].err != 0)
 			err = loops[i].err;
 	}
-	close(stopfd);
+	for (i = 0; i < n; i++)
+		if (loops[i].stopfd > 0)
+			close(loops[i].stopfd);
 	free(loops);
 	return err;
 }
