@@ -42,8 +42,8 @@ show_as() {
 	printf '$ %s\n' "$1" | _out; shift
 	"$@" 2>&1 | sed 's/^/    /' | _out
 }
-# shown TEXT: print text as a command's output (already computed).
-shown() { printf '%s\n' "$1" | sed 's/^/    /' | _out; }
+# shown TEXT...: print text as a command's output (already computed).
+shown() { printf '%s\n' "$@" | sed 's/^/    /' | _out; }
 
 # ---- observations ----
 
