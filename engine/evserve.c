@@ -46,6 +46,7 @@ struct conn {
 	int fd;
 	int mask;		/* interest the backend has for fd */
 	bool rd_eof;
+	bool error;		/* ended by an I/O error (reset...) */
 	int status;		/* SVC_OK, or SVC_DONE once the service ended */
 	uint64_t in, out;
 	struct conn *prev, *next;	/* idle list, oldest first */
@@ -113,7 +114,7 @@ conn_free(struct loop *l, struct conn *c)
 	l->conns[c->fd] = NULL;
 	l->nconns--;
 	close(c->fd);
-	conn_close(l->srv, &c->meta, c->in, c->out, c->status == SVC_ABORT);
+	conn_close(l->srv, &c->meta, c->in, c->out, c->error);
 	free(c->pend);
 	free(c);
 }
@@ -185,6 +186,7 @@ advance(struct loop *l, struct conn *c, struct svc_out *o, int r)
 		}
 		if (o->n > 0 && send_out(c, o) == -1) {
 			c->status = SVC_ABORT;
+			c->error = true;
 			return -1;
 		}
 		if (r == SVC_DONE)
@@ -225,6 +227,7 @@ on_readable(struct loop *l, struct conn *c)
 		if (errno == EAGAIN)
 			return 0;
 		c->status = SVC_ABORT;
+		c->error = true;
 		return -1;
 	}
 	if (n == 0) {
@@ -262,6 +265,7 @@ on_writable(struct loop *l, struct conn *c)
 		if (errno == EAGAIN)
 			return 0;
 		c->status = SVC_ABORT;
+		c->error = true;
 		return -1;
 	}
 	c->out += (uint64_t)w;
@@ -313,6 +317,7 @@ conn_new(struct loop *l, int fd)
 	if (l->be->add(l->bs, fd, EV_READ) == -1) {
 		log_warn("%s: add", l->be->name);
 		c->status = SVC_ABORT;
+		c->error = true;
 		conn_free(l, c);
 		return;
 	}

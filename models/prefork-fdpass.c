@@ -52,6 +52,8 @@ struct fdpass {
 	int st[MAX_WORKER_SLOTS];
 	int idle, total;
 	int child_end, parent_end;	/* of the child being forked */
+	int pending;	/* the connection being handed off: a child forked
+			 * meanwhile must not keep a copy of it */
 	bool replace;
 	struct pollfd pfd[MAX_WORKER_SLOTS + 2];
 	int pslot[MAX_WORKER_SLOTS + 2];
@@ -143,6 +145,10 @@ child(struct server *srv, int slot, void *arg)
 
 	server_child_init();
 	close(srv->lfd);
+	/* A copy of a client's socket held here would keep that connection
+	 * open after its real worker closed it. */
+	if (fp->pending != -1)
+		close(fp->pending);
 	/* Only the parent may hold the other end, or leaving by EOF fails. */
 	close(fp->parent_end);
 	for (i = 0; i < MAX_WORKER_SLOTS; i++)
@@ -242,14 +248,18 @@ hand_off(struct server *srv, struct fdpass *fp, int fd)
 {
 	int i, tries;
 
+	fp->pending = fd;
 	for (tries = 0;; tries++) {
-		if (tries == 4)
+		if (tries == 4) {
+			fp->pending = -1;
 			return -1;	/* sendmsg keeps failing: drop it */
+		}
 		for (i = 0; i < fp->pol.max; i++)
 			if (fp->st[i] == C_IDLE && fp->sock[i] != -1)
 				break;
 		if (i == fp->pol.max && (i = spawn(srv, fp)) == -1) {
 			server_overload_begin("fork");
+			fp->pending = -1;
 			return -1;
 		}
 		if (send_fd(fp->sock[i], fd) == 0)
@@ -257,6 +267,7 @@ hand_off(struct server *srv, struct fdpass *fp, int fd)
 		log_warn("worker %d: sendmsg", i);
 		lost(srv, fp, i);	/* reaped soon; try another */
 	}
+	fp->pending = -1;
 	set_state(srv, fp, i, C_BUSY);
 	fp->idle--;
 	return 0;
@@ -393,6 +404,7 @@ fdpass_run(struct server *srv)
 	for (i = 0; i < MAX_WORKER_SLOTS; i++)
 		fp->sock[i] = -1;
 	fp->child_end = fp->parent_end = -1;
+	fp->pending = -1;
 	err = fdpass_loop(srv, fp);
 	pool_end_children(srv);
 	for (i = 0; i < MAX_WORKER_SLOTS; i++)

@@ -79,7 +79,7 @@ wait_gone() {
 	return 1
 }
 
-# wait_for COND-COMMAND SECONDS: poll a command until it succeeds.
+# wait_for SECONDS COMMAND...: poll a command until it succeeds.
 wait_for() {
 	local secs=$1 i; shift
 	for ((i = 0; i < secs * 20; i++)); do
@@ -93,6 +93,7 @@ wait_for() {
 # at most) for its "listening on ... port N" line; sets SERVER_PID and PORT.
 start_server() {
 	local log=$1; shift
+	: >"$log"
 	"$@" 2>"$log" &
 	SERVER_PID=$!
 	track "$SERVER_PID"
@@ -108,15 +109,22 @@ start_server() {
 	return 1
 }
 
-# stop_server [SIGNAL]: signal SERVER_PID, wait 10 s at most; sets SERVER_STATUS.
+# stop_server [SIGNAL]: signal SERVER_PID, wait 10 s at most (then SIGKILL,
+# and SERVER_HUNG=1); sets SERVER_STATUS.
 stop_server() {
 	kill -"${1:-TERM}" "$SERVER_PID" 2>/dev/null
 	local i
+	SERVER_HUNG=0
 	for ((i = 0; i < 200; i++)); do
 		kill -0 "$SERVER_PID" 2>/dev/null || break
 		[ "$(awk '{print $3}' /proc/"$SERVER_PID"/stat 2>/dev/null)" = Z ] && break
 		sleep 0.05
 	done
+	if ((i == 200)); then
+		SERVER_HUNG=1
+		diag "server $SERVER_PID did not stop in 10 s: SIGKILL"
+		kill -KILL "$SERVER_PID" 2>/dev/null
+	fi
 	wait "$SERVER_PID" 2>/dev/null
 	SERVER_STATUS=$?
 }

@@ -23,8 +23,10 @@
  *   chargen    RFC 864's ring verified byte by byte across line boundaries
  *   daytime    one line, a date within 5 s of our clock
  *   time       4 bytes, seconds since 1900 within 5 s of our clock
- *   nbytes     exact replies (service.h: byte k of a reply is
- *              nbytes_pattern(k)), and every malformed request closes the
+ *   nbytes     exact replies (service.h: the replies on a connection are
+ *              consecutive bytes of nbytes_pattern: the first is
+ *              pattern(0..N-1), the next continues where it stopped), and
+ *              every malformed request closes the
  *              connection without a byte of reply; nbytes-valid and
  *              nbytes-malformed run either half alone
  *   udp        one service over UDP (echo, discard, chargen, daytime, time)
@@ -926,9 +928,10 @@ time_check(void)
 
 /* -- nbytes --------------------------------------------------------------- */
 
-/* Read exactly n reply bytes and check byte k is nbytes_pattern(k).  A
- * reply that instead continues the connection's previous replies is named
- * as such, since that is the likely way to get it wrong. */
+/* Read exactly n reply bytes and check byte k is nbytes_pattern(stream_off
+ * + k): replies continue the pattern across a connection (service.h).  A
+ * reply that instead restarts the pattern is named as such, since that is
+ * the likely way to get it wrong. */
 static void
 nbytes_reply(int fd, size_t n, uint64_t stream_off, const char *what)
 {
@@ -942,18 +945,17 @@ nbytes_reply(int fd, size_t n, uint64_t stream_off, const char *what)
 		failx("%s: %zu of %zu reply bytes, then %s", what, got, n,
 		    end_text(how, err));
 	for (k = 0; k < n; k++) {
-		if (buf[k] == nbytes_pattern(k))
+		if (buf[k] == nbytes_pattern(stream_off + k))
 			continue;
 		if (k == 0 && stream_off % 95 != 0 &&
-		    buf[0] == nbytes_pattern(stream_off))
-			failx("%s: reply starts at pattern offset %llu (it "
-			    "continues the connection's earlier replies); "
-			    "service.h: byte k of a reply is "
-			    "nbytes_pattern(k)", what,
-			    (unsigned long long)(stream_off % 95));
+		    buf[0] == nbytes_pattern(0))
+			failx("%s: reply restarts the pattern at 0; service.h: "
+			    "replies continue it, this one from offset %llu",
+			    what, (unsigned long long)(stream_off % 95));
 		failx("%s: reply byte %zu is 0x%02x, expected "
-		    "nbytes_pattern(%zu) = 0x%02x", what, k,
-		    (unsigned char)buf[k], k, (unsigned char)nbytes_pattern(k));
+		    "nbytes_pattern(%llu) = 0x%02x", what, k,
+		    (unsigned char)buf[k], (unsigned long long)(stream_off + k),
+		    (unsigned char)nbytes_pattern(stream_off + k));
 	}
 }
 
