@@ -138,6 +138,7 @@ count() { sed '/^$/d' | wc -l | tr -d ' '; }
 # most for its "listening on ... port N" line; sets SERVER_PID and PORT.
 start_server() {
 	local log=$1 i; shift
+	: >"$log"
 	"$@" 2>"$log" &
 	SERVER_PID=$!
 	track "$SERVER_PID"
