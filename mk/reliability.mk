@@ -1,0 +1,29 @@
+# Reliability suites (issue 7): attacks, load and signals against every
+# model.  Each is a TAP file under tests/reliability/ (outside `make check`),
+# with a long flavour for people and a short -ci flavour that .ci/run runs.
+#
+#   make hostile      rel_hostile against every model, HOSTILE_SECS each (30)
+#   make hostile-ci   the same, 3 s each
+#   make c10k         10,000 concurrent echo connections per event-loop and
+#                     io_uring model (select: 900, its FD_SETSIZE limit),
+#                     1,000 per process and thread model; memory per
+#                     connection reported
+#   make c10k-ci      2,000 / 300 / 900 (select)
+#   make soak         1 GiB of random data echoed through each model
+#   make soak-ci      32 MiB per model
+#   make signals      SIGCHLD storm on the fork model (5,000 connections),
+#                     SIGTERM under heavy load for every model
+#   make signals-ci   2,000 connections in the storm
+#
+# REL_MODELS="epoll fork" narrows any of them; REL_SEED replays a hostile
+# seed; PROVEFLAGS=-v shows the figures (the -ci flavours always do).
+
+REL_PROVE = $(PROVE) $(PROVEFLAGS)
+
+hostile: all tools
+	REL_HOSTILE_SECS=$(or $(HOSTILE_SECS),30) $(REL_PROVE) -v tests/reliability/hostile.t
+
+hostile-ci: all tools
+	REL_HOSTILE_SECS=3 $(REL_PROVE) -v tests/reliability/hostile.t
+
+.PHONY: hostile hostile-ci

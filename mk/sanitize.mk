@@ -1,0 +1,82 @@
+# Sanitizer and memcheck runs (issue 7).
+#
+#   make asan       every program and helper with AddressSanitizer and
+#                   UndefinedBehaviorSanitizer (clang), into build-asan/, then
+#                   the whole test suite against those binaries
+#   make tsan       ThreadSanitizer build into build-tsan/, then the threaded
+#                   models (thread, prethread*, select, poll, epoll, uring)
+#                   through tests/reliability/models.t: every service's
+#                   conformance checks plus a short hostile run
+#   make valgrind   memcheck on the process models (iterative, fork,
+#                   prefork*), children traced; VALGRIND_SERVICES picks the
+#                   services (default all of them: the long run;
+#                   valgrind-ci runs echo and nbytes only)
+#
+# "Any report fails": every sanitizer writes its reports to files under
+# build-SAN/reports/ (log_path), and the run fails if one exists afterwards,
+# whether or not the process that found it had its exit status checked (a
+# forked child, a helper).  halt_on_error makes the first report end the
+# process, so a test also fails where it happens.
+
+SAN_CC		?= clang
+ASAN_FLAGS	:= -fsanitize=address,undefined -fno-omit-frame-pointer \
+		   -fno-sanitize-recover=undefined
+TSAN_FLAGS	:= -fsanitize=thread -fno-omit-frame-pointer
+SAN_TESTS	?= $(sort $(wildcard tests/*.t))
+TSAN_MODELS	?= thread prethread prethread-queue select poll epoll uring
+VALGRIND_MODELS	?= iterative fork prefork prefork-flock prefork-mutex prefork-fdpass
+
+# san_build NAME FLAGS: the whole tree into build-NAME/ (objects, helpers)
+# and build-NAME/bin/ (programs); bin/ and build/ are not touched.
+define san_build
+	$(MAKE) --no-print-directory B=build-$(1) O=build-$(1)/bin CC=$(SAN_CC) \
+		CFLAGS="-O1 -g $(2)" LDFLAGS="$(2)" all tools
+endef
+
+# san_reports DIR: fail if any sanitizer report was written.
+define san_reports
+	@if ls $(1)/* >/dev/null 2>&1; then \
+		echo "sanitizer reports in $(1):" >&2; \
+		for f in $(1)/*; do echo "==== $$f" >&2; head -n 60 "$$f" >&2; done; \
+		exit 1; \
+	else echo "no sanitizer report"; fi
+endef
+
+asan-build:
+	$(call san_build,asan,$(ASAN_FLAGS))
+
+asan: asan-build
+	@rm -rf build-asan/reports; mkdir -p build-asan/reports
+	BIN=$(CURDIR)/build-asan/bin HELP=$(CURDIR)/build-asan/tests \
+	ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:log_path=$(CURDIR)/build-asan/reports/asan \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$(CURDIR)/build-asan/reports/ubsan \
+	LSAN_OPTIONS=log_path=$(CURDIR)/build-asan/reports/lsan \
+		$(PROVE) $(PROVEFLAGS) $(SAN_TESTS)
+	$(call san_reports,build-asan/reports)
+
+tsan-build:
+	$(call san_build,tsan,$(TSAN_FLAGS))
+
+# TSan's second_deadlock_stack and history_size help read a report; exitcode
+# 66 tells a TSan abort from the server's own codes.
+tsan: tsan-build
+	@rm -rf build-tsan/reports; mkdir -p build-tsan/reports
+	BIN=$(CURDIR)/build-tsan/bin HELP=$(CURDIR)/build-tsan/tests \
+	REL_MODELS="$(TSAN_MODELS)" REL_HOSTILE_SECS=$(or $(TSAN_HOSTILE_SECS),3) \
+	TSAN_OPTIONS=halt_on_error=1:abort_on_error=1:exitcode=66:second_deadlock_stack=1:history_size=4:log_path=$(CURDIR)/build-tsan/reports/tsan \
+		$(PROVE) $(PROVEFLAGS) tests/reliability/models.t
+	$(call san_reports,build-tsan/reports)
+
+# Memcheck runs the normal build (-O2 -g): what users run.
+valgrind: all tools
+	REL_MODELS="$(VALGRIND_MODELS)" REL_SERVICES="$(VALGRIND_SERVICES)" \
+		$(PROVE) $(PROVEFLAGS) tests/reliability/valgrind.t
+
+valgrind-ci: all tools
+	REL_MODELS="$(VALGRIND_MODELS)" REL_SERVICES="echo nbytes" \
+		$(PROVE) $(PROVEFLAGS) tests/reliability/valgrind.t
+
+clean-san:
+	rm -rf build-asan build-tsan
+
+.PHONY: asan asan-build tsan tsan-build valgrind valgrind-ci clean-san
