@@ -221,8 +221,11 @@ close_fd(struct worker *w, struct conn *c, bool reset)
 static void start_request(struct worker *, struct conn *);
 static int start_connect(struct worker *, struct conn *);
 
-/* A connection failed: count it, give up its requests, retry after a pause
- * that grows while the failures go on (never a busy loop on an error). */
+/* A connection failed: count it, give up its requests and go again.  When
+ * the error says the server or this host cannot take more (refused, no
+ * ephemeral port, no descriptor), the retry waits, longer while the failures
+ * go on: never a busy loop on an error.  A wrong, short or reset reply, or a
+ * timeout, is the server's answer to a real request: retry at once. */
 static void
 fail(struct worker *w, struct conn *c, enum errkind kind)
 {
@@ -235,9 +238,13 @@ fail(struct worker *w, struct conn *c, enum errkind kind)
 	c->tx_m = c->rx_m = 0;
 	c->tx_part = false;
 	c->deadline = 0;
-	c->backoff = c->backoff ? c->backoff * 2 : BACKOFF_MIN;
-	if (c->backoff > BACKOFF_MAX)
-		c->backoff = BACKOFF_MAX;
+	if (kind == ERR_REFUSED || kind == ERR_EADDRNOTAVAIL ||
+	    kind == ERR_OTHER) {
+		c->backoff = c->backoff ? c->backoff * 2 : BACKOFF_MIN;
+		if (c->backoff > BACKOFF_MAX)
+			c->backoff = BACKOFF_MAX;
+	} else
+		c->backoff = 0;
 	wait_until(w, c, w->now + c->backoff);
 }
 
