@@ -25,6 +25,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -149,8 +150,13 @@ static void
 report_children(void)
 {
 	unsigned tail, head;
+	bool full;
 
 	do {
+		/* Read the flag before clearing it: the handler that filled
+		 * the ring set it, and only a call from here reaps the rest
+		 * (their SIGCHLD was already delivered). */
+		full = ring_full;
 		ring_full = 0;
 		tail = atomic_load_explicit(&ring_tail, memory_order_relaxed);
 		head = atomic_load_explicit(&ring_head, memory_order_acquire);
@@ -160,7 +166,7 @@ report_children(void)
 			atomic_store_explicit(&ring_tail, tail + 1,
 			    memory_order_release);
 		}
-		if (ring_full)
+		if (full)
 			reaper(SIGCHLD);	/* signals are blocked here */
 	} while (atomic_load_explicit(&ring_head, memory_order_acquire) !=
 	    atomic_load_explicit(&ring_tail, memory_order_relaxed));
