@@ -67,11 +67,11 @@ $(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
 
 $(B)/tests/%: tests/helpers/%.c $(B)/libconcur.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/bench/%: bench/%.c $(B)/libconcur.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 tools: $(TEST_HELPERS) $(BENCH_TOOLS)
 
@@ -102,4 +102,5 @@ clean:
 # Heavier suites and benchmarks live in mk/*.mk, one file per concern
 # (sanitizers, soak, fuzzing, benchmarks...), each adding its own targets.
 include $(sort $(wildcard mk/*.mk))
--include $(LIB_OBJ:.o=.d) $(ENG_OBJ:.o=.d) $(foreach p,$(PROGS),$($(p)_OBJ:.o=.d))
+-include $(LIB_OBJ:.o=.d) $(ENG_OBJ:.o=.d) $(foreach p,$(PROGS),$($(p)_OBJ:.o=.d)) \
+	$(TEST_HELPERS:=.d) $(BENCH_TOOLS:=.d)
