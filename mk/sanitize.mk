@@ -8,9 +8,9 @@
 #                   through tests/reliability/models.t: every service's
 #                   conformance checks plus a short hostile run
 #   make valgrind   memcheck on the process models (iterative, fork,
-#                   prefork*), children traced; VALGRIND_SERVICES picks the
-#                   services (default all of them: the long run;
-#                   valgrind-ci runs echo and nbytes only)
+#                   prefork*), children traced, every service's checks and
+#                   VALGRIND_HOSTILE_SECS (10) of hostile clients on echo;
+#                   valgrind-ci: the services' checks only (CI)
 #
 # "Any report fails": every sanitizer writes its reports to files under
 # build-SAN/reports/ (log_path), and the run fails if one exists afterwards,
@@ -49,6 +49,7 @@ asan: asan-build
 	@rm -rf build-asan/reports; mkdir -p build-asan/reports
 	BIN=$(CURDIR)/build-asan/bin HELP=$(CURDIR)/build-asan/tests \
 	ASAN_OPTIONS=halt_on_error=1:abort_on_error=1:detect_leaks=1:log_path=$(CURDIR)/build-asan/reports/asan \
+	REL_HOSTILE_ARGS="--mem-slack 512" \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:log_path=$(CURDIR)/build-asan/reports/ubsan \
 	LSAN_OPTIONS=log_path=$(CURDIR)/build-asan/reports/lsan \
 		$(PROVE) $(PROVEFLAGS) $(SAN_TESTS)
@@ -57,23 +58,29 @@ asan: asan-build
 tsan-build:
 	$(call san_build,tsan,$(TSAN_FLAGS))
 
+# Known, reported races that are not fixed yet: each line names its bug.
+# TSAN_SUPP=/dev/null shows them.
+TSAN_SUPP	?= tests/reliability/tsan-known.supp
+
 # TSan's second_deadlock_stack and history_size help read a report; exitcode
 # 66 tells a TSan abort from the server's own codes.
 tsan: tsan-build
 	@rm -rf build-tsan/reports; mkdir -p build-tsan/reports
 	BIN=$(CURDIR)/build-tsan/bin HELP=$(CURDIR)/build-tsan/tests \
 	REL_MODELS="$(TSAN_MODELS)" REL_HOSTILE_SECS=$(or $(TSAN_HOSTILE_SECS),3) \
-	TSAN_OPTIONS=halt_on_error=1:abort_on_error=1:exitcode=66:second_deadlock_stack=1:history_size=4:log_path=$(CURDIR)/build-tsan/reports/tsan \
+	REL_HOSTILE_ARGS="--mem-slack 512" \
+	TSAN_OPTIONS=halt_on_error=1:abort_on_error=1:exitcode=66:second_deadlock_stack=1:history_size=4:suppressions=$(CURDIR)/$(TSAN_SUPP):log_path=$(CURDIR)/build-tsan/reports/tsan \
 		$(PROVE) $(PROVEFLAGS) tests/reliability/models.t
 	$(call san_reports,build-tsan/reports)
 
 # Memcheck runs the normal build (-O2 -g): what users run.
 valgrind: all tools
 	REL_MODELS="$(VALGRIND_MODELS)" REL_SERVICES="$(VALGRIND_SERVICES)" \
+	REL_HOSTILE_SECS=$(or $(VALGRIND_HOSTILE_SECS),10) \
 		$(PROVE) $(PROVEFLAGS) tests/reliability/valgrind.t
 
 valgrind-ci: all tools
-	REL_MODELS="$(VALGRIND_MODELS)" REL_SERVICES="echo nbytes" \
+	REL_MODELS="$(VALGRIND_MODELS)" REL_HOSTILE_SECS=0 \
 		$(PROVE) $(PROVEFLAGS) tests/reliability/valgrind.t
 
 clean-san:

@@ -92,6 +92,8 @@ rel_hostile() {
 	local desc=$1 m=$2 secs=$3 out; shift 3
 	local args=(--secs "$secs" --pid "$SERVER_PID")
 	[ -n "${REL_SEED:-}" ] && args+=(--seed "$REL_SEED")
+	# Sanitizers' shadow memory grows with use: REL_HOSTILE_ARGS loosens.
+	args+=(${REL_HOSTILE_ARGS:-})
 	case $m in
 	iterative) args+=(--hostile 2 --normal 1 --timeout 60) ;;
 	esac
