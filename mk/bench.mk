@@ -1,0 +1,32 @@
+# The peers benchmark (issue 8): concurd's models beside the echo servers a
+# user could install instead, under the same loads.
+#
+#   make compare-peers          install the peers (apt-get, as root), build
+#                               the reference servers, run every load for a
+#                               few alternating rounds and write
+#                               docs/peers.md, docs/peers.svg/png (about 40
+#                               minutes on 2 cores)
+#   make compare-peers QUICK=1  a short smoke run (a few minutes), written
+#                               under build/bench/peers/ instead of docs/
+#   make peer-servers           only build the reference servers
+#
+# PEERS_ARGS passes options to bench/peers/run.sh (see its --help), e.g.
+# PEERS_ARGS="--rounds 5 --servers epoll-ref,concurd-epoll".
+# The reference servers (bench/peers/*.c) build to $(B)/bench/peers/.
+
+PEER_SERVERS := $(patsubst bench/peers/%.c,$(B)/bench/peers/%,$(wildcard bench/peers/*.c))
+PEER_LIBS_uv-echo := $(or $(shell pkg-config --libs libuv 2>/dev/null),-luv)
+PEER_LIBS_event-echo := $(or $(shell pkg-config --libs libevent 2>/dev/null),-levent)
+
+# Same warnings as the tree; no library of ours, so each file stands alone.
+$(B)/bench/peers/%: bench/peers/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(PEER_LIBS_$*) $(LDLIBS)
+
+peer-servers: $(PEER_SERVERS)
+
+compare-peers: all
+	MAKE="$(MAKE)" B="$(B)" O="$(O)" bash bench/peers/run.sh \
+		$(if $(QUICK),--quick) $(PEERS_ARGS)
+
+.PHONY: peer-servers compare-peers
