@@ -10,7 +10,7 @@
 #                     connection reported
 #   make c10k-ci      the same (it takes under a minute)
 #   make soak         1 GiB of random data echoed through each model
-#   make soak-ci      32 MiB per model
+#   make soak-ci      256 MiB per model (SOAK_BYTES= changes either)
 #   make signals      SIGCHLD storm on the fork model (5,000 connections),
 #                     SIGTERM under heavy load for every model
 #   make signals-ci   2,000 connections in the storm
@@ -35,3 +35,11 @@ c10k: all tools
 c10k-ci: c10k
 
 .PHONY: c10k c10k-ci
+
+soak: all tools
+	REL_SOAK_BYTES=$(or $(SOAK_BYTES),1G) $(REL_PROVE) -v tests/reliability/soak.t
+
+soak-ci: all tools
+	REL_SOAK_BYTES=$(or $(SOAK_BYTES),256M) $(REL_PROVE) -v tests/reliability/soak.t
+
+.PHONY: soak soak-ci

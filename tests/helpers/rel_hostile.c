@@ -67,6 +67,8 @@ static const char *const action_name[A_COUNT] = {
 };
 static _Atomic uint64_t n_action[A_COUNT];
 
+static void failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 static void
 failf(const char *fmt, ...)
 {
@@ -580,7 +582,7 @@ main(int argc, char **argv)
 		usage();
 	host = argv[1];
 	port = argv[2];
-	for (i = 3; i < argc; i++) {
+	for (i = 3; i < argc; i += 2) {
 		const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (strcmp(o, "--seed") == 0) {
@@ -605,7 +607,6 @@ main(int argc, char **argv)
 			timeout_s = num(o, v, 1, 600);
 		else
 			usage();
-		i++;
 	}
 	if (!have_seed) {
 		struct timespec ts;
