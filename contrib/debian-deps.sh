@@ -11,5 +11,6 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
 	make gcc clang libc6-dev liburing-dev \
 	perl netbase procps iproute2 psmisc \
+	graphviz haproxy strace tcpdump net-tools groff-base man-db \
 	>/dev/null
 echo "debian-deps.sh: build and test dependencies installed"

@@ -20,9 +20,13 @@ plan 12
 # below if someone takes it meanwhile).
 free_port() {
 	local p i
+	# Below the ephemeral range: a client's local port there blocks bind().
+	local lo
+	lo=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
+	lo=${lo:-32768}
 	for ((i = 0; i < 50; i++)); do
-		p=$((20000 + RANDOM % 30000))
-		[ -z "$(ss -Htln "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return 0; }
+		p=$((lo - 12000 + RANDOM % 12000))
+		[ -z "$(ss -Htan "sport = :$p" 2>/dev/null)" ] && { echo "$p"; return 0; }
 	done
 	return 1
 }
