@@ -204,6 +204,7 @@ server_take_signals(struct server *srv)
 {
 	int got = 0;
 
+	sig_drain();
 	if (sig_take(SIGTERM) | sig_take(SIGINT)) {
 		/* The handlers count: a second signal means close now, and
 		 * server_closing() sees it from any thread. */

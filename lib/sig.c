@@ -92,15 +92,21 @@ sig_watch(int signo, unsigned flags)
 	return sig_set(signo, on_signal, flags);
 }
 
+void
+sig_drain(void)
+{
+	char buf[64];
+
+	if (pipefd[0] != -1)
+		while (read(pipefd[0], buf, sizeof(buf)) == (ssize_t)sizeof(buf))
+			;
+}
+
 bool
 sig_take(int signo)
 {
-	char buf[64];
 	unsigned c;
 
-	if (pipefd[0] != -1)
-		while (read(pipefd[0], buf, sizeof(buf)) > 0)
-			;
 	if (signo <= 0 || signo >= NSIG)
 		return false;
 	c = atomic_load(&caught[signo]);

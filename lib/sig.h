@@ -29,7 +29,9 @@ void sig_pipe_close(void);
 int sig_fd(void);
 /* Catch signo with the flag-and-byte handler. */
 int sig_watch(int signo, unsigned flags);
-/* Drain the pipe; then true if signo came since the last take (and clear). */
+/* Empty the pipe: call once per wakeup, before the sig_take()s. */
+void sig_drain(void);
+/* True if signo came since the last take (and clear). */
 bool sig_take(int signo);
 /* Non-destructive look: did signo come since the last take?  Safe from
  * any thread. */

@@ -473,6 +473,7 @@ run(struct config *cfg, struct results *res)
 		    1000000) : 0) == -1 && errno != EINTR)
 			fatal(71, "poll");
 		/* Take both, so neither is left pending. */
+		sig_drain();
 		stop_sig = sig_take(SIGINT);
 		if (sig_take(SIGTERM) || stop_sig) {
 			atomic_store(&sh.stop, 1);

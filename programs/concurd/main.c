@@ -493,6 +493,10 @@ main(int argc, char **argv)
 	if (server_signals_init() == -1)
 		fatal(EX_OSERR, "signals");
 	if (inetd) {
+		if (!is_socket(STDIN_FILENO))
+			fatalx(EX_USAGE, "--inetd: standard input is not a socket "
+			    "(inetd, xinetd and systemd Accept=yes pass the "
+			    "connection as one)");
 		if (user != NULL || group != NULL)
 			drop_privileges(user, group);
 		e = run_inetd(&srv);
