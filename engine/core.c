@@ -304,6 +304,13 @@ int
 server_accept(struct server *srv, unsigned flags,
     struct sockaddr_storage *peer, socklen_t *peerlen)
 {
+	return server_accept_on(srv, srv->lfd, flags, peer, peerlen);
+}
+
+int
+server_accept_on(struct server *srv, int lfd, unsigned flags,
+    struct sockaddr_storage *peer, socklen_t *peerlen)
+{
 	socklen_t dummy = 0;
 	bool reserved;
 	int fd;
@@ -322,7 +329,7 @@ server_accept(struct server *srv, unsigned flags,
 		return -1;
 	}
 	for (;;) {
-		fd = accept4(srv->lfd, (struct sockaddr *)peer, peer ? peerlen : NULL,
+		fd = accept4(lfd, (struct sockaddr *)peer, peer ? peerlen : NULL,
 		    SOCK_CLOEXEC | ((flags & ACCEPT_NONBLOCK) ? SOCK_NONBLOCK : 0));
 		if (fd >= 0)
 			break;

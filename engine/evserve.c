@@ -63,6 +63,8 @@ struct loop {
 	void *bs;
 	int id;
 	int wakefd;		/* eventfd: the main thread asks us to stop */
+	int lfd;		/* the shared listener, or ours (--reuseport) */
+	bool own_lfd;
 	int maxfds;
 	struct conn **conns;	/* by descriptor */
 	bool listening;		/* listener currently watched */
@@ -331,7 +333,7 @@ conn_new(struct loop *l, int fd)
 static void
 listener_off(struct loop *l, int ms)
 {
-	if (l->listening && l->be->del(l->bs, l->srv->lfd, EV_READ) == 0)
+	if (l->listening && l->be->del(l->bs, l->lfd, EV_READ) == 0)
 		l->listening = false;
 	l->resume_us = l->now_us + (uint64_t)ms * 1000;
 }
@@ -342,8 +344,8 @@ on_listener(struct loop *l)
 	int i, fd;
 
 	for (i = 0; i < ACCEPT_BURST; i++) {
-		fd = server_accept(l->srv, ACCEPT_NONBLOCK | ACCEPT_NOPAUSE,
-		    NULL, NULL);
+		fd = server_accept_on(l->srv, l->lfd,
+		    ACCEPT_NONBLOCK | ACCEPT_NOPAUSE, NULL, NULL);
 		if (fd >= 0) {
 			conn_new(l, fd);
 			continue;
@@ -404,7 +406,7 @@ loop_main(void *arg)
 {
 	struct loop *l = arg;
 	struct ev_fired fired[MAX_EVENTS];
-	int lfd = l->srv->lfd, i, n;
+	int lfd = l->lfd, i, n;
 	uint64_t junk;
 
 	server_block_signals();
@@ -413,6 +415,13 @@ loop_main(void *arg)
 		if (server_stopping()) {
 			if (l->listening && l->be->del(l->bs, lfd, EV_READ) == 0)
 				l->listening = false;
+			if (l->own_lfd) {
+				/* Its backlog is refused, as the shared one's
+				 * is by server_stop_listening(). */
+				close(l->lfd);
+				l->own_lfd = false;
+				l->lfd = lfd = -1;
+			}
 			if (l->nconns == 0)
 				break;
 		} else if (!l->listening && l->now_us >= l->resume_us) {
@@ -463,9 +472,37 @@ loop_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Which listener a loop watches.  Shared (the default): one socket in every
+ * loop's interest set with EPOLLEXCLUSIVE, so a connection wakes one idle
+ * loop; a loop that is busy simply does not take it.  --reuseport: loop i
+ * gets its own SO_REUSEPORT socket on the same port, and the kernel hashes
+ * each new connection to one of them: an even spread and no shared accept
+ * queue, but no stealing -- a connection hashed to a busy loop waits.
+ * (bench/ measures both; see docs/peers.md.)
+ */
+static int
+listener_for(struct server *srv, int id, bool *own)
+{
+	int fd;
+
+	*own = false;
+	if (!srv->reuseport || id == 0)
+		return srv->lfd;
+	fd = net_listen_like(srv->lfd, srv->backlog, NET_NONBLOCK);
+	if (fd < 0) {
+		errno = -fd;
+		return -1;
+	}
+	*own = true;
+	return fd;
+}
+
 static void
 loop_destroy(struct loop *l)
 {
+	if (l->own_lfd)
+		close(l->lfd);
 	if (l->bs != NULL)
 		l->be->destroy(l->bs);
 	fd_close(l->wakefd);
@@ -481,6 +518,7 @@ loop_create(struct server *srv, const struct ev_backend *be, int id,
 
 	if (l == NULL)
 		return NULL;
+	l->lfd = -1;
 	l->srv = srv;
 	l->be = be;
 	l->id = id;
@@ -490,7 +528,8 @@ loop_create(struct server *srv, const struct ev_backend *be, int id,
 	if (l->wakefd == -1 || l->conns == NULL ||
 	    (l->bs = be->create(maxfds)) == NULL ||
 	    be->add(l->bs, l->wakefd, EV_READ) == -1 ||
-	    be->add(l->bs, srv->lfd, EV_READ | EV_EXCLUSIVE) == -1) {
+	    (l->lfd = listener_for(srv, id, &l->own_lfd)) < 0 ||
+	    be->add(l->bs, l->lfd, EV_READ | EV_EXCLUSIVE) == -1) {
 		int e = errno ? errno : ENOMEM;
 
 		loop_destroy(l);

@@ -84,6 +84,8 @@ struct server {
 	char *const *exec_argv;	/* service exec: the program and arguments */
 	bool exec_in_place;	/* set by the fork model in its children */
 	bool activated;		/* lfd came from systemd (LISTEN_FDS) */
+	bool reuseport;		/* --reuseport: a listener per event loop */
+	int backlog;
 };
 
 #define MODEL_POOL	0x1	/* has workers whose spread is reported */
@@ -169,6 +171,9 @@ void server_pause(void);
 				 * workers accept): --max-conns is held by the
 				 * pool size, not by a reservation */
 int server_accept(struct server *srv, unsigned flags,
+    struct sockaddr_storage *peer, socklen_t *peerlen);
+/* The same on another listener of the server's (--reuseport loops). */
+int server_accept_on(struct server *srv, int lfd, unsigned flags,
     struct sockaddr_storage *peer, socklen_t *peerlen);
 
 /* Service exec (engine/exec.c): run srv->exec_argv with fd as stdin and

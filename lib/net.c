@@ -323,3 +323,22 @@ net_set_linger0(int fd)
 	return setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) == -1 ?
 	    -errno : 0;
 }
+
+int
+net_listen_like(int fd, int backlog, unsigned flags)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int type, v6only = 0;
+	socklen_t tl = sizeof(type), vl = sizeof(v6only);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1 ||
+	    getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &tl) == -1)
+		return -errno;
+	if (ss.ss_family == AF_INET6 &&
+	    getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &vl) == -1)
+		return -errno;
+	return listen_one(ss.ss_family, (struct sockaddr *)&ss, sl, type,
+	    backlog > 0 ? backlog : SOMAXCONN, flags | NET_REUSEPORT,
+	    ss.ss_family == AF_INET6 && !v6only);
+}

@@ -35,6 +35,9 @@ int net_parse_port(const char *port, int socktype);
 
 int net_listen(const char *host, const char *port, int socktype, int backlog,
     unsigned flags);
+/* Another listening socket on fd's address and port, with SO_REUSEPORT
+ * (fd must have it too): the kernel spreads new connections over them. */
+int net_listen_like(int fd, int backlog, unsigned flags);
 /* Connect to the first address of host that answers within timeout_ms
  * (<= 0: the kernel's own timeout).  Timing out gives -ETIMEDOUT. */
 int net_connect(const char *host, const char *port, int socktype,

@@ -52,6 +52,8 @@ usage(FILE *f)
 "  -w, --workers N         pool size / event loops (default: per model)\n"
 "      --max-workers N     pools grow up to N workers (default 256)\n"
 "      --backlog N         listen backlog (default %d)\n"
+"      --reuseport         event loops: a SO_REUSEPORT listener per loop\n"
+"                          instead of one shared listener\n"
 "  -u, --udp               serve the service over UDP (iteratively)\n"
 "Limits:\n"
 "      --max-conns N       at most N connections at once; more wait in the\n"
@@ -344,7 +346,7 @@ main(int argc, char **argv)
 {
 	enum { O_MAXW = 256, O_BACKLOG, O_MAXCONNS, O_PERIP, O_IDLE, O_ALLOW,
 	    O_DENY, O_GRACE, O_INETD, O_USER, O_GROUP, O_DAEMON, O_PIDFILE,
-	    O_SYSLOG, O_LOGFILE, O_STATS };
+	    O_SYSLOG, O_LOGFILE, O_STATS, O_REUSEPORT };
 	static const struct option longopts[] = {
 		{ "model", required_argument, NULL, 'm' },
 		{ "service", required_argument, NULL, 's' },
@@ -353,6 +355,7 @@ main(int argc, char **argv)
 		{ "workers", required_argument, NULL, 'w' },
 		{ "max-workers", required_argument, NULL, O_MAXW },
 		{ "backlog", required_argument, NULL, O_BACKLOG },
+		{ "reuseport", no_argument, NULL, O_REUSEPORT },
 		{ "udp", no_argument, NULL, 'u' },
 		{ "max-conns", required_argument, NULL, O_MAXCONNS },
 		{ "per-ip", required_argument, NULL, O_PERIP },
@@ -396,6 +399,7 @@ main(int argc, char **argv)
 		case O_MAXW: srv.max_workers = num("--max-workers", optarg, 1,
 			      MAX_WORKER_SLOTS); break;
 		case O_BACKLOG: backlog = num("--backlog", optarg, 1, 65535); break;
+		case O_REUSEPORT: srv.reuseport = true; break;
 		case 'u': srv.socktype = SOCK_DGRAM; break;
 		case O_MAXCONNS: srv.max_conns = num("--max-conns", optarg, 1,
 			      10000000); break;
@@ -506,8 +510,14 @@ main(int argc, char **argv)
 	}
 	srv.lfd = activation_socket(srv.socktype);
 	srv.activated = srv.lfd >= 0;
+	srv.backlog = backlog;
+	if (srv.activated && srv.reuseport) {
+		log_warnx("--reuseport: ignored for a socket systemd passed");
+		srv.reuseport = false;
+	}
 	if (srv.lfd < 0) {
-		srv.lfd = net_listen(bind, port, srv.socktype, backlog, 0);
+		srv.lfd = net_listen(bind, port, srv.socktype, backlog,
+		    srv.reuseport ? NET_REUSEPORT : 0);
 		if (srv.lfd < 0)
 			return listen_error(srv.lfd, bind, port);
 	}
