@@ -104,7 +104,7 @@ expect_eq "$(echo "$owners" | sort -u | count)" 3 "fork: 3 different processes o
 expect_eq "$owners" "$kids" "fork: those processes are exactly the server's children"
 expect_eq "$(listen_owners)" "$SERVER_PID" "fork: the LISTEN socket belongs to the parent ($SERVER_PID) alone"
 cports=$(ss -Htn state established "( dport = :$PORT )" | awk '{n = split($3, a, ":"); print a[n]}' | sort -u)
-expect_eq "$(echo "$cports" | count)" 3 "each client has its own ephemeral port: $(echo $cports)"
+expect_eq "$(echo "$cports" | count)" 3 "each client has its own ephemeral port: ${cports//$'\n'/ }"
 for c in C D E; do hangup "$c"; done
 expect "fork: the children end with their clients" wait_for 5 eval '[ -z "$(children_of $SERVER_PID)" ]'
 say "The problem is gone: a process per client, so a client that waits only" \

@@ -14,8 +14,8 @@
 set -u
 LAB=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOP=$(cd "$LAB/.." && pwd)
-BIN=$TOP/bin
-HELP=$TOP/build/tests
+BIN=${BIN:-$TOP/bin}
+HELP=${HELP:-$TOP/build/tests}
 W=$(mktemp -d "${TMPDIR:-/tmp}/concurd-lab.XXXXXX")
 TAP=${LAB_TAP:-0}
 _n=0 _failed=0 _pids=() _at_exit=()
@@ -90,8 +90,12 @@ track() { _pids+=("$@"); }
 at_exit() { _at_exit+=("$1"); }
 _cleanup() {
 	local p i
-	for p in "${_pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
+	trap '' INT TERM	# a second Ctrl-C must not cut the cleanup short
+	# Only our own children: a pid we already reaped may belong to
+	# someone else by now.
+	for p in "${_pids[@]}"; do ours "$p" && kill -TERM "$p" 2>/dev/null; done
 	for p in "${_pids[@]}"; do
+		ours "$p" || continue
 		wait_gone "$p" 3 || kill -KILL "$p" 2>/dev/null
 	done
 	for ((i = ${#_at_exit[@]} - 1; i >= 0; i--)); do eval "${_at_exit[i]}"; done
@@ -121,7 +125,9 @@ wait_gone() {
 	done
 	return 1
 }
-state_of() { awk '{print $3}' /proc/"$1"/stat 2>/dev/null; }
+# Fields of /proc/PID/stat after the command name (which may hold spaces).
+state_of() { sed 's/.*) //' /proc/"$1"/stat 2>/dev/null | cut -d' ' -f1; }
+ours() { [ "$(sed 's/.*) //' /proc/"$1"/stat 2>/dev/null | cut -d' ' -f2)" = "$$" ]; }
 children_of() {	# direct children of PID, one per line
 	cat /proc/"$1"/task/*/children 2>/dev/null | tr ' ' '\n' | sed '/^$/d'
 }

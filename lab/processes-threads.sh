@@ -52,7 +52,7 @@ before=$(ps -o nlwp= -p "$SERVER_PID" | tr -d ' ')
 fds=()
 for i in 1 2 3; do
 	exec {fd}<>/dev/tcp/127.0.0.1/"$PORT" && fds+=("$fd")
-	echo "hi $i" >&"$fd"; read -r -t 5 line <&"$fd"
+	echo "hi $i" >&"$fd"; read -r -t 5 _ <&"$fd"
 done
 wait_for 5 eval '[ "$(ps -o nlwp= -p $SERVER_PID | tr -d " ")" = $((before + 3)) ]'
 show_as "ps -L -o pid,lwp,nlwp,args -p $SERVER_PID    # 3 clients connected" \

@@ -40,7 +40,7 @@ disposition() {	# PID SIGNUM
 }
 roundtrip() {	# FD TEXT: one echo on an open connection
 	local line
-	echo "$2" >&"$1" 2>/dev/null || return 1
+	{ echo "$2" >&"$1"; } 2>/dev/null || return 1
 	IFS= read -r -t 5 line <&"$1" && [ "$line" = "$2" ]
 }
 served() { [ "$(echo after | timeout 10 "$BIN/TCPecho" 127.0.0.1 "$PORT" 2>/dev/null)" = after ]; }
