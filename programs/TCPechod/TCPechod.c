@@ -179,10 +179,22 @@ static int
 echo(int ssock, const char *peer)
 {
 	char buf[16384];
+	int seen = 0;
 	ssize_t n;
 
 	for (;;) {
-		n = io_read(ssock, buf, sizeof(buf));
+		n = read(ssock, buf, sizeof(buf));
+		if (n == -1 && errno == EINTR) {
+			/* A signal while we wait: `kill -PIPE pid` by hand shows
+			 * up here, since the handler itself may not print. */
+			if (sigpipes != seen) {
+				seen = sigpipes;
+				log_info("%s: SIGPIPE caught by pid %ld (%d so far "
+				    "in this process) while reading", peer,
+				    (long)getpid(), seen);
+			}
+			continue;
+		}
 		if (n == 0)
 			return 0;
 		if (n == -1) {
