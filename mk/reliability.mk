@@ -43,3 +43,11 @@ soak-ci: all tools
 	REL_SOAK_BYTES=$(or $(SOAK_BYTES),256M) $(REL_PROVE) -v tests/reliability/soak.t
 
 .PHONY: soak soak-ci
+
+signals: all tools
+	REL_STORM_CONNS=$(or $(STORM_CONNS),5000) $(REL_PROVE) -v tests/reliability/signals.t
+
+signals-ci: all tools
+	REL_STORM_CONNS=$(or $(STORM_CONNS),2000) $(REL_PROVE) -v tests/reliability/signals.t
+
+.PHONY: signals signals-ci
