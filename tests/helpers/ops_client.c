@@ -399,10 +399,10 @@ cmd_talk(int argc, char **argv)
 		default: usage();
 		}
 	}
-	fd = start_connect(from, 0);
+	if ((fd = start_connect(from, 0)) == -1)
+		err = errno;
 	if (fd == -1 || finish_connects(&fd, 1, 3000, &err) > 0) {
-		fprintf(stderr, "ops_client: connect: %s\n",
-		    strerror(fd == -1 ? errno : err));
+		fprintf(stderr, "ops_client: connect: %s\n", strerror(err));
 		return 2;
 	}
 	if (lfile != NULL) {
@@ -503,7 +503,8 @@ cmd_trickle(int argc, char **argv)
 	resolve(argv[1], argv[2]);
 	interval = (int)number(argv[3]);
 	count = (int)number(argv[4]);
-	fd = start_connect(NULL, 0);
+	if ((fd = start_connect(NULL, 0)) == -1)
+		err = errno;
 	if (fd == -1 || finish_connects(&fd, 1, 3000, &err) > 0) {
 		fprintf(stderr, "ops_client: connect: %s\n", strerror(err));
 		return 2;
@@ -541,7 +542,8 @@ cmd_idle(int argc, char **argv)
 		usage();
 	resolve(argv[1], argv[2]);
 	max = (int)number(argv[3]);
-	fd = start_connect(NULL, 0);
+	if ((fd = start_connect(NULL, 0)) == -1)
+		err = errno;
 	if (fd == -1 || finish_connects(&fd, 1, 3000, &err) > 0) {
 		fprintf(stderr, "ops_client: connect: %s\n", strerror(err));
 		return 2;
