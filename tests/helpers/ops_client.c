@@ -28,7 +28,7 @@
  *       "closed after T ms" (exit 0) or "open after MAX_MS ms" (exit 1).
  *
  *   ops_client blast HOST PORT N [-b BYTES] [-s STALL_MS] [-H]
- *       Open N connections with a small receive buffer that are never
+ *       Open N connections with small socket buffers that are never
  *       read, and send on each until BYTES (default 200 MiB) went out or
  *       the send has blocked for STALL_MS (default 300).  Prints
  *         connected=C sent=TOTAL stalled=S finished=D errors=E
@@ -115,16 +115,19 @@ resolve(const char *host, const char *port)
 /* A non-blocking socket with connect started (from FROM if not NULL).
  * Returns the descriptor, or -1 with errno. */
 static int
-start_connect(const char *from, int rcvbuf)
+start_connect(const char *from, int bufsize)
 {
 	int fd = socket(target.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, 0);
 
 	if (fd == -1)
 		return -1;
-	if (rcvbuf > 0)
-		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
-		    sizeof(rcvbuf));
+	/* Small buffers both ways keep a blaster's data in the server, not in
+	 * our kernel buffers. */
+	if (bufsize > 0 && (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsize,
+	    sizeof(bufsize)) == -1 || setsockopt(fd, SOL_SOCKET, SO_SNDBUF,
+	    &bufsize, sizeof(bufsize)) == -1))
+		return -1;
 	if (from != NULL) {
 		struct sockaddr_in sin = { .sin_family = AF_INET };
 		struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
