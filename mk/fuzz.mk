@@ -6,7 +6,7 @@
 #                      build-fuzz/corpus/NAME/ (not the repo), crashes to
 #                      build-fuzz/artifacts/NAME/: copy one to
 #                      fuzz/regress/NAME/ and commit it with the fix
-#   make fuzz-ci       the same, 15 s each (CI)
+#   make fuzz-ci       the same, 12 s each (CI)
 #   make fuzz-regress  replay every seed and regression input once (CI)
 #
 # Harnesses: nbytes (the nbytes request line through struct service),
@@ -48,7 +48,7 @@ fuzz: fuzz-build
 	@for n in $(FUZZ_NAMES); do fuzz/run.sh $$n $(FUZZ_SECS) || exit 1; done
 
 fuzz-ci: fuzz-build
-	@for n in $(FUZZ_NAMES); do fuzz/run.sh $$n 15 || exit 1; done
+	@for n in $(FUZZ_NAMES); do fuzz/run.sh $$n 12 || exit 1; done
 
 # Every seed and every past crash, once each: a regression test.
 fuzz-regress: fuzz-build

@@ -3,7 +3,7 @@
 # with a long flavour for people and a short -ci flavour that .ci/run runs.
 #
 #   make hostile      rel_hostile against every model, HOSTILE_SECS each (30)
-#   make hostile-ci   the same, 3 s each
+#   make hostile-ci   the same, 2 s each
 #   make c10k         10,000 concurrent echo connections per event-loop and
 #                     io_uring model (select: 900, its FD_SETSIZE limit),
 #                     1,000 per process and thread model; memory per
@@ -13,7 +13,7 @@
 #   make soak-ci      256 MiB per model (SOAK_BYTES= changes either)
 #   make signals      SIGCHLD storm on the fork model (5,000 connections),
 #                     SIGTERM under heavy load for every model
-#   make signals-ci   2,000 connections in the storm
+#   make signals-ci   1,000 connections in the storm
 #
 # REL_MODELS="epoll fork" narrows any of them; REL_SEED replays a hostile
 # seed; PROVEFLAGS=-v shows the figures (the -ci flavours always do).
@@ -24,7 +24,7 @@ hostile: all tools
 	REL_HOSTILE_SECS=$(or $(HOSTILE_SECS),30) $(REL_PROVE) -v tests/reliability/hostile.t
 
 hostile-ci: all tools
-	REL_HOSTILE_SECS=3 $(REL_PROVE) -v tests/reliability/hostile.t
+	REL_HOSTILE_SECS=2 $(REL_PROVE) -v tests/reliability/hostile.t
 
 .PHONY: hostile hostile-ci
 
@@ -48,6 +48,6 @@ signals: all tools
 	REL_STORM_CONNS=$(or $(STORM_CONNS),5000) $(REL_PROVE) -v tests/reliability/signals.t
 
 signals-ci: all tools
-	REL_STORM_CONNS=$(or $(STORM_CONNS),2000) $(REL_PROVE) -v tests/reliability/signals.t
+	REL_STORM_CONNS=$(or $(STORM_CONNS),1000) $(REL_PROVE) -v tests/reliability/signals.t
 
 .PHONY: signals signals-ci
