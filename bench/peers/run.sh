@@ -157,6 +157,7 @@ SPID= SPORT= STMP=
 cleanup() {
 	stop_server
 	[ -n "${BGPID:-}" ] && kill "$BGPID" 2>/dev/null
+	[ -n "${LOADPID:-}" ] && kill "$LOADPID" 2>/dev/null
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -397,6 +398,10 @@ CMD="$CMD  # bench/peers/run.sh --rounds $ROUNDS --duration $DUR"
 	echo "versions	socat $(socat -V 2>/dev/null | sed -n 's/^socat version \([^ ]*\).*/\1/p'), xinetd $(xinetd -version 2>&1 | head -n1 | cut -d' ' -f1), ncat $(ncat --version 2>&1 | sed -n 's/^Ncat: Version \([^ ]*\).*/\1/p'), libuv $(pkg-config --modversion libuv 2>/dev/null), libevent $(pkg-config --modversion libevent 2>/dev/null)"
 } >"$RUN/machine.tsv"
 say "results in $RUN; load average now $(cut -d' ' -f1-3 /proc/loadavg)"
+# The machine is shared: sample the 1-minute load average all along, so the
+# report can say how busy it was (our own run adds about 2).
+( while :; do cut -d' ' -f1 /proc/loadavg; sleep 30; done ) >"$RUN/load.txt" &
+LOADPID=$!
 
 for round in $(seq "$ROUNDS"); do
 	say "round $round of $ROUNDS"
@@ -416,6 +421,8 @@ for round in $(seq "$ROUNDS"); do
 	done
 done
 echo "load_after	$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RUN/machine.tsv"
+kill "$LOADPID" 2>/dev/null
+LOADPID=
 
 perl "$ROOT/bench/peers/report.pl" "$RUN" "$OUT" || exit 70
 say "report: $OUT/peers.md"
