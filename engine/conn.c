@@ -246,15 +246,21 @@ serve_blocking(struct server *srv, int fd, int slot)
 		}
 		if (rd_eof)
 			break;	/* nothing will come in, nothing to send */
+		if (lingering) {
+			/* A stop with --grace: serve on, but no later than
+			 * the grace allows -- a deadline, not an idle time. */
+			int left = server_grace_left_ms();
+
+			if (left <= 0 || server_closing())
+				break;
+			set_timeouts(fd, left);
+		}
 		n = read(fd, buf, sizeof(buf));
 		if (n == -1) {
 			if (errno == EINTR && !server_closing()) {
-				/* A stop with --grace: serve on, but no later
-				 * than the grace allows. */
 				if (!lingering && server_stopping()) {
 					lingering = true;
-					server_stop_listening(srv);
-					set_timeouts(fd, server_grace_left_ms());
+					server_stop_notice(srv);
 				}
 				continue;
 			}

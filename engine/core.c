@@ -199,6 +199,18 @@ server_stop_listening(struct server *srv)
 		log_warn("shutdown of the listener");
 }
 
+void
+server_stop_notice(struct server *srv)
+{
+	static atomic_bool told;
+
+	server_stop_listening(srv);
+	if (grace_ms > 0 && !server_closing() && !atomic_exchange(&told, true))
+		log_info("stopping: no new connections; %d s grace for %lld "
+		    "active", grace_ms / 1000,
+		    (long long)atomic_load(&srv->stats->active));
+}
+
 int
 server_take_signals(struct server *srv)
 {
@@ -208,16 +220,8 @@ server_take_signals(struct server *srv)
 	if (sig_take(SIGTERM) | sig_take(SIGINT)) {
 		/* The handlers count: a second signal means close now, and
 		 * server_closing() sees it from any thread. */
-		static bool told;
-
 		mark_stop();
-		server_stop_listening(srv);
-		if (!server_closing() && !told && grace_ms > 0) {
-			told = true;
-			log_info("stopping: no new connections; %d s grace for "
-			    "%lld active", grace_ms / 1000,
-			    (long long)atomic_load(&srv->stats->active));
-		}
+		server_stop_notice(srv);
 		got |= SERVER_SIG_STOP;
 	}
 	if (sig_take(SIGCHLD))
@@ -248,12 +252,23 @@ server_pause(void)
 	pause_ms(100);
 }
 
-/* Resource exhaustion is logged on its first occurrence, not every time. */
+/*
+ * Resource exhaustion is logged once per episode.  An episode begins with
+ * the first failure and ends after 8 successes in a row, or a success a
+ * second after the last failure: at the edge of the descriptor limit
+ * accepts alternately fail and succeed (a client leaves, another comes),
+ * and several threads hit it at once, which must not read as many
+ * episodes.
+ */
 static atomic_bool overloaded;
+static _Atomic uint64_t overload_last_us;
+static _Atomic int overload_streak;
 
 bool
 server_overload_begin(const char *what)
 {
+	atomic_store(&overload_last_us, now_us());
+	atomic_store(&overload_streak, 0);
 	if (!atomic_exchange(&overloaded, true)) {
 		log_warn("%s; pausing", what);
 		return true;
@@ -264,6 +279,11 @@ server_overload_begin(const char *what)
 void
 server_overload_end(void)
 {
+	if (!atomic_load_explicit(&overloaded, memory_order_relaxed))
+		return;
+	if (atomic_fetch_add(&overload_streak, 1) + 1 < 8 &&
+	    now_us() - atomic_load(&overload_last_us) < 1000000)
+		return;		/* still at the edge: same episode */
 	if (atomic_exchange(&overloaded, false))
 		log_info("resumed");
 }

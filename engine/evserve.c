@@ -93,11 +93,13 @@ idle_unlink(struct loop *l, struct conn *c)
 static void
 idle_touch(struct loop *l, struct conn *c)
 {
-	if (l->srv->idle_ms <= 0 || l->newest == c)
+	if (l->srv->idle_ms <= 0)
 		return;
+	c->last_us = l->now_us;
+	if (l->newest == c)
+		return;		/* already last in line */
 	if (c->prev != NULL || l->oldest == c)
 		idle_unlink(l, c);
-	c->last_us = l->now_us;
 	c->prev = l->newest;
 	if (l->newest != NULL)
 		l->newest->next = c;

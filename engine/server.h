@@ -118,6 +118,8 @@ bool server_closing(void);
 /* At a stop: shutdown(SHUT_RD) the listener, so new clients are refused
  * (unless systemd passed it).  Idempotent; server_take_signals() calls it. */
 void server_stop_listening(struct server *srv);
+/* The same, and the "stopping ... grace" log line, once. */
+void server_stop_notice(struct server *srv);
 /* While stopping with grace: milliseconds until close (0 otherwise). */
 int server_grace_left_ms(void);
 void server_request_stop(void);

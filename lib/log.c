@@ -174,6 +174,7 @@ name(const char *fmt, ...)					\
 LOGFN(log_warn, LOG_QUIET, LOG_WARNING, 1)
 LOGFN(log_warnx, LOG_QUIET, LOG_WARNING, 0)
 LOGFN(log_info, LOG_NORMAL, LOG_NOTICE, 0)
+LOGFN(log_notice, LOG_QUIET, LOG_NOTICE, 0)
 LOGFN(log_verbose, LOG_VERBOSE, LOG_INFO, 0)
 LOGFN(log_debug, LOG_DEBUG, LOG_DEBUG, 0)
 

@@ -19,9 +19,6 @@ ok() {	# lib.sh's ok, plus TODO for bugs reported and not fixed yet
 }
 todo_for() {
 	case "$1:$2" in
-	prethread-queue:once) echo "prethread-queue logs pausing/resumed about 10 times a second while the flood lasts" ;;
-	epoll:once|poll:once|select:once|uring:once|prethread:once)
-		echo "several acceptors race: one wins the last descriptor and logs resumed inside the episode" ;;
 	esac
 }
 

@@ -16,8 +16,6 @@ CL=$HELP/ops_client
 TODO=
 todo_for() {
 	case "$1:$2" in
-	epoll:idle-busy|poll:idle-busy|select:idle-busy)
-		echo "evserve idle_touch skips the newest connection, never refreshing its last_us" ;;
 	esac
 }
 ok() {	# lib.sh's ok, plus TODO

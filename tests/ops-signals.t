@@ -89,7 +89,6 @@ for m in $MODELS; do
 	[ -n "${SP[$m]:-}" ] || continue
 	left=$(( (4000 - ($(ms) - t0)) ))
 	[ $left -lt 100 ] && left=100
-	[ "$m" = iterative ] && TODO="iterative: the grace is SO_RCVTIMEO, renewed by every read, not a deadline"
 	check "$m --grace 3: the client is closed by 4 s after SIGTERM" \
 		eof_within "${FD[$m]}" "$(printf '%d.%03d' $((left / 1000)) $((left % 1000)))"
 	TODO=

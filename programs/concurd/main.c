@@ -333,6 +333,21 @@ run_inetd(struct server *srv)
 	return 0;
 }
 
+/* path made absolute against the current directory (NULL stays NULL). */
+static const char *
+absolute(const char *path)
+{
+	char cwd[4096], *abs;
+
+	if (path == NULL || path[0] == '/')
+		return path;
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		fatal(EX_OSERR, "getcwd");
+	if (asprintf(&abs, "%s/%s", cwd, path) == -1)
+		fatal(EX_OSERR, "asprintf");
+	return abs;	/* lives as long as the process */
+}
+
 static bool
 is_socket(int fd)
 {
@@ -468,6 +483,12 @@ main(int argc, char **argv)
 			fatalx(EX_UNAVAILABLE, "model %s is not available: %s",
 			    srv.model->name, why);
 	}
+	if (daemon) {
+		/* --daemon does chdir /: keep relative paths meaning what the
+		 * user meant. */
+		pidfile = absolute(pidfile);
+		logfile = absolute(logfile);
+	}
 	if (logfile != NULL && log_set_file(logfile) == -1)
 		fatal(EX_CANTCREAT, "--log-file %s", logfile);
 	/* Under inetd the socket may be our stderr: never log into it. */
@@ -531,7 +552,7 @@ main(int argc, char **argv)
 	}
 	if (pidfile != NULL)
 		write_pidfile(pidfile);
-	log_info("listening on %s port %d (model %s, service %s%s)", addr, lport,
+	log_notice("listening on %s port %d (model %s, service %s%s)", addr, lport,
 	    srv.model->name, srv.svc->name,
 	    srv.socktype == SOCK_DGRAM ? ", udp" : "");
 	e = srv.socktype == SOCK_DGRAM ? udp_run(&srv) : srv.model->run(&srv);
