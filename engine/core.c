@@ -254,20 +254,17 @@ server_pause(void)
 
 /*
  * Resource exhaustion is logged once per episode.  An episode begins with
- * the first failure and ends after 8 successes in a row, or a success a
- * second after the last failure: at the edge of the descriptor limit
- * accepts alternately fail and succeed (a client leaves, another comes),
- * and several threads hit it at once, which must not read as many
- * episodes.
+ * the first failure and ends after 4 successes in a row: at the edge of the
+ * descriptor limit accepts alternately fail and succeed (a client leaves, a
+ * waiting one is taken, the next fails), however far apart in time, and
+ * several threads hit it at once; none of that is a new episode.
  */
 static atomic_bool overloaded;
-static _Atomic uint64_t overload_last_us;
 static _Atomic int overload_streak;
 
 bool
 server_overload_begin(const char *what)
 {
-	atomic_store(&overload_last_us, now_us());
 	atomic_store(&overload_streak, 0);
 	if (!atomic_exchange(&overloaded, true)) {
 		log_warn("%s; pausing", what);
@@ -281,8 +278,7 @@ server_overload_end(void)
 {
 	if (!atomic_load_explicit(&overloaded, memory_order_relaxed))
 		return;
-	if (atomic_fetch_add(&overload_streak, 1) + 1 < 8 &&
-	    now_us() - atomic_load(&overload_last_us) < 1000000)
+	if (atomic_fetch_add(&overload_streak, 1) + 1 < 4)
 		return;		/* still at the edge: same episode */
 	if (atomic_exchange(&overloaded, false))
 		log_info("resumed");
