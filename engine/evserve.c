@@ -143,8 +143,12 @@ send_out(struct conn *c, struct svc_out *o)
 	ssize_t w;
 	int i;
 
+	/* send() when there is one slice (echo): the kernel then has no
+	 * msghdr and iovec array to copy in. */
 	do
-		w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		w = o->n == 1 ? send(c->fd, o->iov[0].iov_base, o->iov[0].iov_len,
+		    MSG_NOSIGNAL | MSG_DONTWAIT) :
+		    sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (w == -1 && errno == EINTR);
 	if (w == -1) {
 		if (errno != EAGAIN)
