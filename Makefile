@@ -67,11 +67,11 @@ $(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
 
 $(B)/tests/%: tests/helpers/%.c $(B)/libconcur.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d $(LDFLAGS) -o $@ $< $(B)/libconcur.a $(LDLIBS)
 
 $(B)/bench/%: bench/%.c $(B)/libconcur.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d $(LDFLAGS) -o $@ $< $(B)/libconcur.a $(LDLIBS)
 
 tools: $(TEST_HELPERS) $(BENCH_TOOLS)
 

@@ -235,6 +235,15 @@ serve_blocking(struct server *srv, int fd, int slot)
 
 		if (r == SVC_ABORT)
 			break;
+		/* A peer that never pauses never blocks us in read(), where a
+		 * stop shows as EINTR: look at the flags every round too (two
+		 * atomic loads). */
+		if (!lingering && server_stopping()) {
+			if (server_closing())
+				break;
+			lingering = true;
+			server_stop_notice(srv);
+		}
 		if (out.n > 0 && send_out(fd, &out, &sent) == -1)
 			goto failed;
 		if (r == SVC_DONE)

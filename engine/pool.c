@@ -612,11 +612,16 @@ tpool_sweep(void *arg)
 
 	tpool_join(tp);
 	pthread_mutex_lock(&tp->mu);
-	for (i = 0; i < MAX_WORKER_SLOTS; i++)
-		if (tp->w[i].state == TW_RUN) {
+	/* A worker that became TW_DONE since the join is still left: it is
+	 * joined next time, so none is leaked and none still writes to the
+	 * notify pipe when tpool_fini() closes it. */
+	for (i = 0; i < MAX_WORKER_SLOTS; i++) {
+		if (tp->w[i].state == TW_FREE)
+			continue;
+		if (tp->w[i].state == TW_RUN)
 			server_nudge(tp->w[i].t);
-			left++;
-		}
+		left++;
+	}
 	pthread_cond_broadcast(&tp->cv);
 	pthread_mutex_unlock(&tp->mu);
 	return left == 0;

@@ -15,7 +15,12 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' /proc/"$1"/status 2>/dev/null; }
 # The bound: concurd(8) says a connection whose peer does not read holds at
 # most one 64 KiB emission; with its state, a thread's stack and slack, 120
 # KiB per blaster, plus 2 MiB.
-bound_kb() { echo $(( $1 * 120 + 2048 )); }
+# Under a sanitizer (the reliability suites export SANITIZER) the shadow
+# memory and quarantine are counted in the RSS too: the bound is 4x.
+bound_kb() {
+	if [ -n "${SANITIZER:-}" ]; then echo $(( ($1 * 120 + 2048) * 4 ))
+	else echo $(( $1 * 120 + 2048 )); fi
+}
 
 blast() {	# MODEL N: run the scenario against a started server
 	local m=$1 n=$2 fd r0 r1 r2 out others kid kmax=0 ksum=0 k

@@ -377,6 +377,8 @@ cmd_conns(int argc, char **argv)
 	}
 	if (hold)
 		hold_until_eof();
+	free(fds);
+	free(c);
 	return 0;
 }
 
@@ -665,6 +667,10 @@ cmd_blast(int argc, char **argv)
 	fflush(stdout);
 	if (hold)
 		hold_until_eof();
+	free(fds);
+	free(sent);
+	free(last);
+	free(p);
 	return 0;
 }
 

@@ -21,9 +21,7 @@ done
 # Known bugs, reported, not fixed yet: MODEL -> reason.  Their checks run
 # and print "not ok ... # TODO", which TAP does not count as a failure;
 # REL_STRICT=1 counts them.  Remove an entry with its fix.
-declare -A known_bug=(
-	[iterative]="serve_blocking() looks at server_closing() only on EINTR: a connection that always has data never blocks, so SIGTERM (or the end of --grace) never ends it"
-)
+declare -A known_bug=()
 # check_todo MODEL STATUS DESC: like ok, but a known bug's failure is TODO.
 check_todo() {
 	local m=$1 st=$2 desc=$3
