@@ -5,7 +5,7 @@
 #                          2 cores); writes docs/compare.md (the part between
 #                          its markers), docs/compare.csv, docs/compare.png
 #                          and docs/compare.svg
-#   make compare QUICK=1   a smoke run of about a minute, written under
+#   make compare QUICK=1   a smoke run of about 90 s, written under
 #                          build/compare/run-DATE/ instead of docs/
 #
 # COMPARE_ARGS passes options to bench/compare/run.sh (see its --help), e.g.

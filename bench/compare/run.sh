@@ -28,7 +28,7 @@ set -u
 usage() {
 	cat <<'USAGE'
 usage: bench/compare/run.sh [options]     (normally: make compare [QUICK=1])
-  --quick            smoke run (about a minute): 1 round, 1 s runs with a
+  --quick            smoke run (about 90 s): 1 round, 1 s runs with a
                      0.3 s warm-up; report in the run folder, not docs/
   --rounds N         rounds, the order of models alternating (default 3)
   --duration SECS    measured seconds per cell (default 4)
