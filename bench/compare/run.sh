@@ -110,7 +110,11 @@ case " $MODELS " in *" iterative "*) ;; *)
 esac
 
 RUN=$ROOT/$B/compare/run-$(date +%Y%m%d-%H%M%S)
-mkdir -p "$RUN/json" "$RUN/logs" || exit 73
+mkdir -p "$RUN/json" "$RUN/logs" "$RUN/bin" || exit 73
+# Measure a snapshot: others working in the same tree may rebuild bin/
+# while the run goes on, and one report must measure one binary.
+cp "$CONCURD" "$BENCH" "$RUN/bin/" || exit 73
+CONCURD=$RUN/bin/concurd BENCH=$RUN/bin/concurbench
 [ "$QUICK" = 1 ] && OUT=$RUN
 mkdir -p "$OUT" || exit 73
 
@@ -317,7 +321,7 @@ CMD="$CMD  # bench/compare/run.sh${ARGS_GIVEN:+ $ARGS_GIVEN}"
 	echo "models	$MODELS"
 	echo "loads	$LOADS"
 	echo "bench_threads	$(nproc)"
-	echo "concurd	$(git -C "$ROOT" describe --always --dirty 2>/dev/null) $("$CONCURD" -V 2>&1 | head -n1)"
+	echo "concurd	$(git -C "$ROOT" describe --always --dirty 2>/dev/null), $("$CONCURD" -V 2>&1 | head -n1), binary built $(date -u -r "$ROOT/$O/concurd" "+%H:%M:%S UTC") (sha256 $(sha256sum "$CONCURD" | cut -c1-12))"
 	echo "gnuplot	$(gnuplot -V 2>/dev/null)"
 	for l in $ALL_LOADS; do
 		echo "load_$l	concurd -s $(service_of "$l") [-w $(workers_of "$l" prefork)]; concurbench $(bench_args "$l" epoll) --warmup $WARM --json"
