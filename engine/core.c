@@ -391,7 +391,7 @@ server_accept_on(struct server *srv, int lfd, unsigned flags,
 		    memory_order_relaxed);
 	server_overload_end();
 	atomic_fetch_add_explicit(&srv->stats->accepted, 1, memory_order_relaxed);
-	if (srv->socktype == SOCK_STREAM)
+	if (srv->socktype == SOCK_STREAM && !srv->nodelay_inherited)
 		(void)net_set_nodelay(fd, true);
 	return fd;
 }

@@ -12,6 +12,8 @@
 #ifndef CONCUR_EVLOOP_H
 #define CONCUR_EVLOOP_H
 
+#include <stdbool.h>
+
 #include "server.h"
 
 #define EV_READ		0x1
@@ -28,6 +30,9 @@ struct ev_backend {
 	/* Largest descriptor the backend can watch + 1 (select: FD_SETSIZE);
 	 * 0 when only the descriptor limit bounds it. */
 	int fd_limit;
+	/* close(2) takes a descriptor out of the interest set by itself
+	 * (epoll, when nobody else holds the file): no del before close. */
+	bool close_removes;
 	void *(*create)(int maxfds);
 	int (*add)(void *be, int fd, int mask);
 	int (*mod)(void *be, int fd, int oldmask, int newmask);

@@ -85,6 +85,8 @@ struct server {
 	bool exec_in_place;	/* set by the fork model in its children */
 	bool activated;		/* lfd came from systemd (LISTEN_FDS) */
 	bool reuseport;		/* --reuseport: a listener per event loop */
+	bool nodelay_inherited;	/* TCP_NODELAY set on the listener: Linux
+				 * copies it to every accepted socket */
 	int backlog;
 };
 

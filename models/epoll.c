@@ -106,6 +106,7 @@ ep_destroy(void *be)
 
 static const struct ev_backend backend = {
 	.name = "epoll",
+	.close_removes = true,	/* we never dup a connection's descriptor */
 	.create = ep_create,
 	.add = ep_add,
 	.mod = ep_mod,

@@ -688,7 +688,8 @@ on_accept(struct loop *lp, int res, unsigned flags)
 		    memory_order_relaxed);
 		atomic_fetch_add_explicit(&lp->srv->stats->active, 1,
 		    memory_order_relaxed);
-		(void)net_set_nodelay(res, true);
+		if (!lp->srv->nodelay_inherited)
+			(void)net_set_nodelay(res, true);
 		server_overload_end();
 		conn_new(lp, res);
 	} else if (server_stopping()) {

@@ -544,6 +544,10 @@ main(int argc, char **argv)
 	}
 	if ((e = net_local_addr(srv.lfd, addr, sizeof(addr), &lport)) < 0)
 		fatalx(EX_OSERR, "getsockname: %s", net_strerror(e));
+	/* Set once here, TCP_NODELAY is copied to every accepted socket:
+	 * one setsockopt per server instead of one per connection. */
+	srv.nodelay_inherited = srv.socktype == SOCK_STREAM &&
+	    net_set_nodelay(srv.lfd, true) == 0;
 	if (user != NULL || group != NULL)
 		drop_privileges(user, group);
 	if (daemon) {
