@@ -214,10 +214,13 @@ server_stop_notice(struct server *srv)
 int
 server_take_signals(struct server *srv)
 {
+	bool term, intr;
 	int got = 0;
 
 	sig_drain();
-	if (sig_take(SIGTERM) | sig_take(SIGINT)) {
+	term = sig_take(SIGTERM);	/* both taken, whichever came */
+	intr = sig_take(SIGINT);
+	if (term || intr) {
 		/* The handlers count: a second signal means close now, and
 		 * server_closing() sees it from any thread. */
 		mark_stop();
