@@ -109,8 +109,9 @@ conn_open(struct server *srv, int fd, int slot, struct conn_meta *m)
 
 void
 conn_close(struct server *srv, struct conn_meta *m, uint64_t in,
-    uint64_t out, bool error)
+    uint64_t out, int err)
 {
+	bool reset = err == ECONNRESET || err == EPIPE;
 	struct stats *s = srv->stats;
 
 	if (m->counted)
@@ -119,7 +120,9 @@ conn_close(struct server *srv, struct conn_meta *m, uint64_t in,
 	atomic_fetch_add_explicit(&s->served, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->bytes_in, in, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->bytes_out, out, memory_order_relaxed);
-	if (error)
+	if (reset)
+		atomic_fetch_add_explicit(&s->resets, 1, memory_order_relaxed);
+	else if (err != 0)
 		atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
 	if (log_level() >= LOG_VERBOSE) {
 		char addr[NET_ADDRSTRLEN] = "?";
@@ -130,7 +133,8 @@ conn_close(struct server *srv, struct conn_meta *m, uint64_t in,
 		    "%llu out, %.3f s%s", (unsigned long long)m->id, addr,
 		    m->port, (unsigned long long)in, (unsigned long long)out,
 		    (double)(now_us() - m->t0_us) / 1e6,
-		    error ? ", after an error" : "");
+		    reset ? ", reset by the peer" : err != 0 ? ", after an error" :
+		    "");
 	}
 }
 
@@ -140,24 +144,6 @@ conn_timed_out(struct server *srv, struct conn_meta *m)
 	atomic_fetch_add(&srv->stats->timeouts, 1);
 	log_verbose("conn %llu: idle for %d ms, closing",
 	    (unsigned long long)m->id, srv->idle_ms);
-}
-
-void
-conn_opened(struct server *srv, int fd, int slot)
-{
-	(void)fd;
-	atomic_fetch_add_explicit(&srv->stats->active, 1, memory_order_relaxed);
-	if (slot >= 0 && slot < MAX_WORKER_SLOTS)
-		atomic_fetch_add_explicit(&srv->stats->slot[slot].conns, 1,
-		    memory_order_relaxed);
-}
-
-void
-conn_closed(struct server *srv, uint64_t in, uint64_t out, bool error)
-{
-	struct conn_meta m = { .id = 0 };
-
-	conn_close(srv, &m, in, out, error);
 }
 
 /* Send every emitted slice; -1 on error (errno) or when closing. */
@@ -215,7 +201,8 @@ serve_blocking(struct server *srv, int fd, int slot)
 	struct svc_out out = { .n = 0 };
 	struct conn_meta m;
 	uint64_t in = 0, sent = 0;
-	bool rd_eof = false, error = false, lingering = false;
+	bool rd_eof = false, lingering = false;
+	int err = 0;
 	int r;
 
 	if (svc->flags & SVC_EXEC) {
@@ -288,10 +275,10 @@ failed:
 	if ((errno == EAGAIN || errno == EWOULDBLOCK) && !lingering)
 		conn_timed_out(srv, &m);	/* SO_RCVTIMEO / SO_SNDTIMEO */
 	else if (lingering)
-		error = false;			/* grace over */
+		err = 0;			/* grace over */
 	else
-		error = errno != EINTR;
+		err = errno != EINTR ? errno : 0;
 done:
 	close(fd);
-	conn_close(srv, &m, in, sent, error);
+	conn_close(srv, &m, in, sent, err);
 }

@@ -443,7 +443,7 @@ server_log_stats(struct server *srv)
 		memset(&self, 0, sizeof(self)), memset(&kids, 0, sizeof(kids));
 	log_info("stats: active=%lld accepted=%llu served=%llu refused=%llu "
 	    "(acl=%llu per_ip=%llu overload=%llu) timeouts=%llu errors=%llu "
-	    "bytes_in=%llu bytes_out=%llu workers=%d spread=%s cpu=%.6f",
+	    "resets=%llu bytes_in=%llu bytes_out=%llu workers=%d spread=%s cpu=%.6f",
 	    (long long)atomic_load(&s->active),
 	    (unsigned long long)atomic_load(&s->accepted),
 	    (unsigned long long)atomic_load(&s->served),
@@ -453,6 +453,7 @@ server_log_stats(struct server *srv)
 	    (unsigned long long)atomic_load(&s->refused_overload),
 	    (unsigned long long)atomic_load(&s->timeouts),
 	    (unsigned long long)atomic_load(&s->errors),
+	    (unsigned long long)atomic_load(&s->resets),
 	    (unsigned long long)atomic_load(&s->bytes_in),
 	    (unsigned long long)atomic_load(&s->bytes_out), n, spread,
 	    (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec +

@@ -46,7 +46,7 @@ struct conn {
 	int fd;
 	int mask;		/* interest the backend has for fd */
 	bool rd_eof;
-	bool error;		/* ended by an I/O error (reset...) */
+	int err;		/* the errno that ended it, or 0 */
 	int status;		/* SVC_OK, or SVC_DONE once the service ended */
 	uint64_t in, out;
 	struct conn *prev, *next;	/* idle list, oldest first */
@@ -120,7 +120,7 @@ conn_free(struct loop *l, struct conn *c)
 	l->conns[c->fd] = NULL;
 	l->nconns--;
 	close(c->fd);
-	conn_close(l->srv, &c->meta, c->in, c->out, c->error);
+	conn_close(l->srv, &c->meta, c->in, c->out, c->err);
 	free(c->pend);
 	free(c);
 }
@@ -196,7 +196,7 @@ advance(struct loop *l, struct conn *c, struct svc_out *o, int r)
 		}
 		if (o->n > 0 && send_out(c, o) == -1) {
 			c->status = SVC_ABORT;
-			c->error = true;
+			c->err = errno;
 			return -1;
 		}
 		if (r == SVC_DONE)
@@ -237,7 +237,7 @@ on_readable(struct loop *l, struct conn *c)
 		if (errno == EAGAIN)
 			return 0;
 		c->status = SVC_ABORT;
-		c->error = true;
+		c->err = errno ? errno : -1;
 		return -1;
 	}
 	if (n == 0) {
@@ -275,7 +275,7 @@ on_writable(struct loop *l, struct conn *c)
 		if (errno == EAGAIN)
 			return 0;
 		c->status = SVC_ABORT;
-		c->error = true;
+		c->err = errno ? errno : -1;
 		return -1;
 	}
 	c->out += (uint64_t)w;
@@ -327,7 +327,7 @@ conn_new(struct loop *l, int fd)
 	if (l->be->add(l->bs, fd, EV_READ) == -1) {
 		log_warn("%s: add", l->be->name);
 		c->status = SVC_ABORT;
-		c->error = true;
+		c->err = errno ? errno : -1;
 		conn_free(l, c);
 		return;
 	}

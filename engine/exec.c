@@ -103,7 +103,7 @@ serve_exec(struct server *srv, int fd, int slot, bool in_place)
 	close(fd);
 	if (pid == -1) {
 		log_warn("exec: fork");
-		conn_close(srv, &m, 0, 0, true);
+		conn_close(srv, &m, 0, 0, -1);
 		server_pause();
 		return;
 	}
@@ -121,5 +121,6 @@ serve_exec(struct server *srv, int fd, int slot, bool in_place)
 			(void)kill(pid, SIGTERM);
 	}
 	log_status(&m, srv->exec_argv[0], status);
-	conn_close(srv, &m, 0, 0, !(WIFEXITED(status) && WEXITSTATUS(status) == 0));
+	conn_close(srv, &m, 0, 0,
+	    WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1);
 }

@@ -49,7 +49,9 @@ struct stats {
 	_Atomic uint64_t refused_perip;	/* ...of which: --per-ip */
 	_Atomic uint64_t refused_overload;	/* ...of which: fork/thread/fd */
 	_Atomic uint64_t timeouts;	/* closed by --idle-timeout */
-	_Atomic uint64_t errors;	/* ended by an I/O error (reset...) */
+	_Atomic uint64_t errors;	/* ended by an I/O error... */
+	_Atomic uint64_t resets;	/* ...or by the peer's reset (RST: an
+					 * abortive close, ECONNRESET/EPIPE) */
 	_Atomic uint64_t udp_dropped;	/* reflection guard */
 	_Atomic int nslots;		/* slots used by the model */
 	struct worker_slot slot[MAX_WORKER_SLOTS];
@@ -214,15 +216,13 @@ struct conn_meta {
  * and call conn_close() when it ends.  -1: refused, already counted, logged
  * and its active count given back: close fd and serve nothing. */
 int conn_open(struct server *srv, int fd, int slot, struct conn_meta *m);
+/* err: 0, the errno that ended it (ECONNRESET and EPIPE count as resets,
+ * anything else as errors), or -1 for a failure without one. */
 void conn_close(struct server *srv, struct conn_meta *m, uint64_t in,
-    uint64_t out, bool error);
+    uint64_t out, int err);
 /* Idle timeouts: closed by the driver, counted here. */
 void conn_timed_out(struct server *srv, struct conn_meta *m);
 
-/* Legacy pair for a driver that accepts without server_accept() and does
- * no admission (counts active itself). */
-void conn_opened(struct server *srv, int fd, int slot);
-void conn_closed(struct server *srv, uint64_t in, uint64_t out, bool error);
 
 /* The --per-ip table, created by main in shared memory.  take: 0, or -1
  * with errno EDQUOT (address at its limit) or ENOSPC (table full). */

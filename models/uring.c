@@ -90,7 +90,8 @@ struct conn {
 	uint16_t out_bid;	/* buffer the pending output points into */
 	uint16_t held_head, held_tail, held_n;	/* input waiting its turn */
 	bool recv_armed, recv_cancel, sending, closing, starved;
-	bool rd_eof, eof_done, done, need_more, error;
+	bool rd_eof, eof_done, done, need_more;
+	int err;		/* the errno that ended it, or 0 */
 	uint8_t inflight;	/* requests whose last CQE has not come */
 	struct svc_out out;	/* output being sent (advanced on short sends) */
 	struct msghdr msg;	/* for two slices */
@@ -287,9 +288,10 @@ send_arm(struct loop *lp, struct conn *c)
 
 /* Ask for the end; the connection is freed once its requests are done. */
 static void
-conn_end(struct loop *lp, struct conn *c, bool error)
+conn_end(struct loop *lp, struct conn *c, int err)
 {
-	c->error |= error;
+	if (c->err == 0)
+		c->err = err;
 	if (c->closing)
 		return;
 	c->closing = true;
@@ -322,7 +324,7 @@ conn_release(struct loop *lp, struct conn *c)
 	}
 	if (close(c->fd) == -1 && errno != EINTR)
 		log_warn("uring: close fd %d", c->fd);
-	conn_close(lp->srv, &c->meta, c->in, c->sent, c->error);
+	conn_close(lp->srv, &c->meta, c->in, c->sent, c->err);
 	if (c->prev != NULL)
 		c->prev->next = c->next;
 	else
@@ -343,7 +345,7 @@ static void
 apply(struct loop *lp, struct conn *c, int r)
 {
 	if (r == SVC_ABORT)
-		conn_end(lp, c, false);
+		conn_end(lp, c, 0);
 	else if (r == SVC_DONE)
 		c->done = true;
 }
@@ -407,7 +409,7 @@ conn_progress(struct loop *lp, struct conn *c)
 			break;
 		}
 		if (c->done) {
-			conn_end(lp, c, false);
+			conn_end(lp, c, 0);
 			continue;
 		}
 		if (c->need_more && svc->more != NULL) {
@@ -421,7 +423,7 @@ conn_progress(struct loop *lp, struct conn *c)
 		}
 		if (c->rd_eof) {
 			if (c->eof_done) {	/* nothing to come, nothing to send */
-				conn_end(lp, c, false);
+				conn_end(lp, c, 0);
 				continue;
 			}
 			c->eof_done = true;
@@ -541,7 +543,7 @@ on_recv(struct loop *lp, struct conn *c, int res, unsigned flags)
 		errno = -res;
 		log_verbose("uring: receive on fd %d: %s", c->fd,
 		    strerror(-res));
-		conn_end(lp, c, true);
+		conn_end(lp, c, -res);
 	}
 	conn_progress(lp, c);
 	/* c may be gone; a connection that piles up input stops receiving. */
@@ -576,7 +578,7 @@ on_send(struct loop *lp, struct conn *c, int res)
 			if (res != -ECANCELED)
 				log_verbose("uring: send on fd %d: %s", c->fd,
 				    strerror(-res));
-			conn_end(lp, c, res != -ECANCELED);
+			conn_end(lp, c, res != -ECANCELED ? -res : 0);
 		}
 	} else if (!c->closing) {
 		c->sent += (uint64_t)res;
@@ -754,7 +756,7 @@ on_tick(struct loop *lp)
 		next = c->next;
 		if (!c->closing && c->last_us + idle <= t) {
 			conn_timed_out(lp->srv, &c->meta);
-			conn_end(lp, c, false);
+			conn_end(lp, c, 0);
 			conn_progress(lp, c);
 		}
 	}
@@ -809,7 +811,7 @@ begin_stop(struct loop *lp)
 	}
 	for (c = lp->conns; c != NULL; c = next) {
 		next = c->next;
-		conn_end(lp, c, false);
+		conn_end(lp, c, 0);
 		conn_progress(lp, c);
 	}
 }

@@ -143,7 +143,7 @@ summary(struct server *srv)
 		    "%s%llu", i ? "," : "",
 		    (unsigned long long)atomic_load(&s->slot[i].conns));
 	log_info("summary: model=%s service=%s%s connections=%llu "
-	    "bytes_in=%llu bytes_out=%llu errors=%llu refused=%llu "
+	    "bytes_in=%llu bytes_out=%llu errors=%llu resets=%llu refused=%llu "
 	    "udp_dropped=%llu user=%.6f sys=%.6f cpu=%.6f "
 	    "cpu_us_per_conn=%.1f workers=%d spread=%s",
 	    srv->model->name, srv->svc->name,
@@ -152,6 +152,7 @@ summary(struct server *srv)
 	    (unsigned long long)atomic_load(&s->bytes_in),
 	    (unsigned long long)atomic_load(&s->bytes_out),
 	    (unsigned long long)atomic_load(&s->errors),
+	    (unsigned long long)atomic_load(&s->resets),
 	    (unsigned long long)atomic_load(&s->refused),
 	    (unsigned long long)atomic_load(&s->udp_dropped),
 	    user, sys, user + sys,
