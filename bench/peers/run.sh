@@ -51,9 +51,12 @@ SERVERS_OPT= LOADS_OPT=
 # Servers: the peers, then concurd's models.  EVENT: single-process event
 # loops, for the idle-memory and plain-close loads.  SWEEP: the message-size
 # sweep's set (every design once, to keep the run short).
+# concurd-MODEL-wN runs N loops: -w1 is the like-for-like match for the
+# single-threaded references (on 2 cores the client needs the other one);
+# plain concurd-MODEL has the default, one loop per CPU.
 ALL_SERVERS="epoll-ref libuv libevent socat xinetd ncat concurd-epoll
-	concurd-uring concurd-poll concurd-thread concurd-prethread concurd-fork
-	concurd-prefork"
+	concurd-epoll-w1 concurd-uring concurd-uring-w1 concurd-poll
+	concurd-thread concurd-prethread concurd-fork concurd-prefork"
 EVENT_SERVERS="epoll-ref libuv libevent concurd-epoll concurd-uring concurd-poll"
 SWEEP_SERVERS="epoll-ref libuv libevent socat xinetd ncat concurd-epoll
 	concurd-uring concurd-thread concurd-fork"
@@ -217,6 +220,9 @@ start_server() {
 		xinetd_conf "$SPORT" >"$STMP/xinetd.conf"
 		xinetd -dontfork -f "$STMP/xinetd.conf" -pidfile "$STMP/pid" >>"$log" 2>&1 & ;;
 	ncat) ncat --keep-open --max-conns 100000 --exec /bin/cat -l 127.0.0.1 "$SPORT" >>"$log" 2>&1 & ;;
+	concurd-*-w[0-9]*)	# concurd-MODEL-wN: N loops/workers
+		m=${name#concurd-}
+		"$CONCURD" -m "${m%-w*}" -w "${m##*-w}" -b 127.0.0.1 -p "$SPORT" -q >>"$log" 2>&1 & ;;
 	concurd-*) "$CONCURD" -m "${name#concurd-}" -b 127.0.0.1 -p "$SPORT" -q >>"$log" 2>&1 & ;;
 	*) echo "run.sh: no such server $name" >&2; return 1 ;;
 	esac
