@@ -40,23 +40,6 @@ state_of() {
 	esac
 }
 
-stop_concurd() {	# as in conformance.t: SIGTERM, 10 s, then SIGKILL
-	local i
-	STOP_HUNG=0
-	kill -TERM "$SERVER_PID" 2>/dev/null
-	for ((i = 0; i < 1000; i++)); do
-		kill -0 "$SERVER_PID" 2>/dev/null || break
-		[ "$(awk '{print $3}' /proc/"$SERVER_PID"/stat 2>/dev/null)" = Z ] && break
-		sleep 0.01
-	done
-	if kill -0 "$SERVER_PID" 2>/dev/null &&
-	    [ "$(awk '{print $3}' /proc/"$SERVER_PID"/stat 2>/dev/null)" != Z ]; then
-		STOP_HUNG=1
-		kill -KILL "$SERVER_PID" 2>/dev/null
-	fi
-	wait "$SERVER_PID" 2>/dev/null
-	SERVER_STATUS=$?
-}
 
 models=$("$CONCURD" --list | awk '$1 == "model" {print $2}')
 like "$models" '.' "concurd --list names models"

@@ -16,25 +16,6 @@ CONFORM=$HELP/conform
 [ -x "$CONCURD" ] || skip_all "bin/concurd is not built"
 [ -x "$CONFORM" ] || skip_all "build/tests/conform is not built (make tools)"
 
-# stop_concurd: SIGTERM, then 10 s for it to exit; SIGKILL after that (and
-# STOP_HUNG=1) so a server that ignores SIGTERM cannot hang the suite.
-stop_concurd() {
-	local i
-	STOP_HUNG=0
-	kill -TERM "$SERVER_PID" 2>/dev/null
-	for ((i = 0; i < 1000; i++)); do
-		kill -0 "$SERVER_PID" 2>/dev/null || break
-		[ "$(awk '{print $3}' /proc/"$SERVER_PID"/stat 2>/dev/null)" = Z ] && break
-		sleep 0.01
-	done
-	if kill -0 "$SERVER_PID" 2>/dev/null &&
-	    [ "$(awk '{print $3}' /proc/"$SERVER_PID"/stat 2>/dev/null)" != Z ]; then
-		STOP_HUNG=1
-		kill -KILL "$SERVER_PID" 2>/dev/null
-	fi
-	wait "$SERVER_PID" 2>/dev/null
-	SERVER_STATUS=$?
-}
 
 # serve DESC ARGS...: start concurd ARGS -p 0; returns 0 when it listens,
 # 2 when it says it cannot run here (exit 69), 3 when it refuses the

@@ -115,12 +115,12 @@ stop_server() {
 	kill -"${1:-TERM}" "$SERVER_PID" 2>/dev/null
 	local i
 	SERVER_HUNG=0
-	for ((i = 0; i < 200; i++)); do
+	for ((i = 0; i < 1000; i++)); do
 		kill -0 "$SERVER_PID" 2>/dev/null || break
 		[ "$(awk '{print $3}' /proc/"$SERVER_PID"/stat 2>/dev/null)" = Z ] && break
-		sleep 0.05
+		sleep 0.01
 	done
-	if ((i == 200)); then
+	if ((i == 1000)); then
 		SERVER_HUNG=1
 		diag "server $SERVER_PID did not stop in 10 s: SIGKILL"
 		kill -KILL "$SERVER_PID" 2>/dev/null
@@ -128,6 +128,8 @@ stop_server() {
 	wait "$SERVER_PID" 2>/dev/null
 	SERVER_STATUS=$?
 }
+# The same with SIGTERM, under the name the concurd suites use (STOP_HUNG).
+stop_concurd() { stop_server TERM; STOP_HUNG=$SERVER_HUNG; }
 
 # Direct children of PID, one per line.
 children_of() {
