@@ -62,7 +62,9 @@ pct() {	# pct P FILE...
 	}' "${@:2}"
 }
 for p in 50 90 99 99.9 99.99; do
-	is "$(jq -r ".latency_us[\"p$p\"]" "$T/m.json")" "$(pct "$p" "$T/a.hist" "$T/b.hist")" "merged p$p = p$p of both histograms together"
+	# Both sides as %.3f: jq drops trailing zeros (3592.290 -> 3592.29).
+	is "$(jq -r ".latency_us[\"p$p\"]" "$T/m.json" | awk '{ printf "%.3f\n", $1 }')" \
+	    "$(pct "$p" "$T/a.hist" "$T/b.hist")" "merged p$p = p$p of both histograms together"
 done
 # ...and it lies between the two runs' own percentiles, as it must.
 for p in 50 99; do
