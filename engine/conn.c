@@ -54,7 +54,6 @@ refuse(struct server *srv, struct conn_meta *m, _Atomic uint64_t *why,
 
 	if (m->keyed)
 		key_ntop(m->key, addr, sizeof(addr));
-	atomic_fetch_add(&srv->stats->refused, 1);
 	atomic_fetch_add(why, 1);
 	server_unreserve(srv);
 	log_verbose("conn %llu from %s port %u refused: %s",
@@ -80,7 +79,7 @@ conn_open(struct server *srv, int fd, int slot, struct conn_meta *m)
 			m->port = (uint16_t)net_sa_port((struct sockaddr *)&ss);
 		} else if (srv->nacl > 0 || srv->perip != NULL) {
 			/* Reset before we looked: nobody to serve. */
-			return refuse(srv, m, &s->refused_acl, "gone");
+			return refuse(srv, m, &s->resets, "reset at once");
 		}
 	}
 	if (srv->nacl > 0 && !acl_allows(srv, m->key))

@@ -312,6 +312,24 @@ server_unreserve(struct server *srv)
 	atomic_fetch_sub_explicit(&srv->stats->active, 1, memory_order_relaxed);
 }
 
+void
+server_drop(struct server *srv, int fd)
+{
+	int saved = errno;
+
+	atomic_fetch_add(&srv->stats->refused_overload, 1);
+	server_unreserve(srv);
+	close(fd);
+	errno = saved;
+}
+
+bool
+server_accept_fatal(int err)
+{
+	return err == EBADF || err == ENOTSOCK || err == EOPNOTSUPP ||
+	    err == EFAULT;
+}
+
 bool
 server_at_limit(struct server *srv)
 {
@@ -383,10 +401,25 @@ server_accept_on(struct server *srv, int lfd, unsigned flags,
 			server_request_stop();
 			errno = EINTR;
 			return -1;
-		default:
+		case EINTR:
+		case EAGAIN:
 			if (reserved)
 				server_unreserve(srv);
-			return -1;	/* EINTR, EAGAIN, or a real error */
+			return -1;
+		default:
+			/* Anything else (EPERM from a firewall hook...) would
+			 * recur at once: log it, and pause like EMFILE. */
+			if (reserved)
+				server_unreserve(srv);
+			if (!server_accept_fatal(errno)) {
+				int e = errno;
+
+				server_overload_begin("accept");
+				if (!(flags & ACCEPT_NOPAUSE))
+					server_pause();
+				errno = e;
+			}
+			return -1;
 		}
 	}
 	if (!reserved)
@@ -421,33 +454,59 @@ server_reap(pid_t *reaped, int max)
 	return n;
 }
 
+int
+server_spread(struct server *srv, char *buf, size_t len)
+{
+	struct stats *s = srv->stats;
+	int i, n = atomic_load(&s->nslots);
+	size_t off = 0;
+
+	if (n > MAX_WORKER_SLOTS)
+		n = MAX_WORKER_SLOTS;
+	snprintf(buf, len, "-");
+	for (i = 0; i < n && off + 24 < len; i++)
+		off += (size_t)snprintf(buf + off, len - off, "%s%llu",
+		    i ? "," : "",
+		    (unsigned long long)atomic_load(&s->slot[i].conns));
+	return n;
+}
+
+static double
+tv_sec(struct timeval tv)
+{
+	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+int
+server_cpu(double *user, double *sys)
+{
+	struct rusage self, kids;
+
+	if (getrusage(RUSAGE_SELF, &self) == -1 ||
+	    getrusage(RUSAGE_CHILDREN, &kids) == -1)
+		return -1;
+	*user = tv_sec(self.ru_utime) + tv_sec(kids.ru_utime);
+	*sys = tv_sec(self.ru_stime) + tv_sec(kids.ru_stime);
+	return 0;
+}
+
 void
 server_log_stats(struct server *srv)
 {
 	struct stats *s = srv->stats;
-	struct rusage self, kids;
+	double user = 0, sys = 0;
 	char spread[2048];
-	size_t off = 0;
-	int i, n = atomic_load(&s->nslots);
+	int n = server_spread(srv, spread, sizeof(spread));
 
-	if (n > MAX_WORKER_SLOTS)
-		n = MAX_WORKER_SLOTS;
-	spread[0] = '-';
-	spread[1] = '\0';
-	for (i = 0; i < n && off < sizeof(spread) - 24; i++)
-		off += (size_t)snprintf(spread + off, sizeof(spread) - off,
-		    "%s%llu", i ? "," : "",
-		    (unsigned long long)atomic_load(&s->slot[i].conns));
-	if (getrusage(RUSAGE_SELF, &self) == -1 ||
-	    getrusage(RUSAGE_CHILDREN, &kids) == -1)
-		memset(&self, 0, sizeof(self)), memset(&kids, 0, sizeof(kids));
+	if (server_cpu(&user, &sys) == -1)
+		log_warn("getrusage");
 	log_info("stats: active=%lld accepted=%llu served=%llu refused=%llu "
 	    "(acl=%llu per_ip=%llu overload=%llu) timeouts=%llu errors=%llu "
 	    "resets=%llu bytes_in=%llu bytes_out=%llu workers=%d spread=%s cpu=%.6f",
 	    (long long)atomic_load(&s->active),
 	    (unsigned long long)atomic_load(&s->accepted),
 	    (unsigned long long)atomic_load(&s->served),
-	    (unsigned long long)atomic_load(&s->refused),
+	    (unsigned long long)stats_refused(s),
 	    (unsigned long long)atomic_load(&s->refused_acl),
 	    (unsigned long long)atomic_load(&s->refused_perip),
 	    (unsigned long long)atomic_load(&s->refused_overload),
@@ -456,10 +515,7 @@ server_log_stats(struct server *srv)
 	    (unsigned long long)atomic_load(&s->resets),
 	    (unsigned long long)atomic_load(&s->bytes_in),
 	    (unsigned long long)atomic_load(&s->bytes_out), n, spread,
-	    (double)(self.ru_utime.tv_sec + self.ru_stime.tv_sec +
-	    kids.ru_utime.tv_sec + kids.ru_stime.tv_sec) +
-	    (double)(self.ru_utime.tv_usec + self.ru_stime.tv_usec +
-	    kids.ru_utime.tv_usec + kids.ru_stime.tv_usec) / 1e6);
+	    user + sys);
 }
 
 static int stats_ms;

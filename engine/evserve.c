@@ -301,19 +301,13 @@ conn_new(struct loop *l, int fd)
 			log_warnx("%s: descriptor %d is past the backend's "
 			    "limit of %d; refusing connections", l->be->name,
 			    fd, l->be->fd_limit ? l->be->fd_limit : l->maxfds);
-		atomic_fetch_add(&l->srv->stats->refused, 1);
-		atomic_fetch_add(&l->srv->stats->refused_overload, 1);
-		server_unreserve(l->srv);
-		close(fd);
+		server_drop(l->srv, fd);
 		return;
 	}
 	c = calloc(1, sizeof(*c) + svc->state_size);
 	if (c == NULL) {
 		log_warn("connection");
-		atomic_fetch_add(&l->srv->stats->refused, 1);
-		atomic_fetch_add(&l->srv->stats->refused_overload, 1);
-		server_unreserve(l->srv);
-		close(fd);
+		server_drop(l->srv, fd);
 		return;
 	}
 	c->fd = fd;

@@ -44,10 +44,10 @@ struct stats {
 	_Atomic uint64_t served;	/* connections that ended */
 	_Atomic int64_t active;
 	_Atomic uint64_t bytes_in, bytes_out;
-	_Atomic uint64_t refused;	/* closed at once: over a limit... */
-	_Atomic uint64_t refused_acl;	/* ...of which: --allow/--deny */
-	_Atomic uint64_t refused_perip;	/* ...of which: --per-ip */
-	_Atomic uint64_t refused_overload;	/* ...of which: fork/thread/fd */
+	/* Connections closed at once, by reason (stats_refused() adds them). */
+	_Atomic uint64_t refused_acl;	/* --allow/--deny */
+	_Atomic uint64_t refused_perip;	/* --per-ip */
+	_Atomic uint64_t refused_overload;	/* fork, thread, memory, FD_SETSIZE */
 	_Atomic uint64_t timeouts;	/* closed by --idle-timeout */
 	_Atomic uint64_t errors;	/* ended by an I/O error... */
 	_Atomic uint64_t resets;	/* ...or by the peer's reset (RST: an
@@ -103,6 +103,13 @@ struct model {
 	/* Optional: why this model cannot run here (NULL if it can). */
 	const char *(*unavailable)(void);
 };
+
+static inline uint64_t
+stats_refused(struct stats *s)
+{
+	return atomic_load(&s->refused_acl) + atomic_load(&s->refused_perip) +
+	    atomic_load(&s->refused_overload);
+}
 
 extern const struct model *const models[];
 const struct model *model_find(const char *name);
@@ -201,6 +208,18 @@ void serve_blocking(struct server *srv, int fd, int slot);
  * given back with server_unreserve(). */
 bool server_at_limit(struct server *srv);
 void server_unreserve(struct server *srv);
+/* Drop a connection server_accept() took but nobody can serve (fork,
+ * thread or memory exhausted): counted as refused (overload), its active
+ * count given back, fd closed, errno kept for the caller's log line. */
+void server_drop(struct server *srv, int fd);
+/* True for accept errors that mean the listener itself is broken; any
+ * other failure of server_accept() is transient (it paused if need be). */
+bool server_accept_fatal(int err);
+/* The summary's and the stats line's shared figures: per-worker spread
+ * ("3,4,5" or "-") and CPU seconds of this process and its reaped
+ * children (getrusage SELF + CHILDREN). */
+int server_spread(struct server *srv, char *buf, size_t len);
+int server_cpu(double *user, double *sys);
 
 /* A connection's bookkeeping, kept by the driver for its lifetime. */
 struct conn_meta {

@@ -120,7 +120,7 @@ fork_run(struct server *srv)
 			continue;
 		fd = server_accept(srv, 0, NULL, NULL);
 		if (fd == -1) {
-			if (errno == EBADF || errno == EINVAL || errno == ENOTSOCK) {
+			if (server_accept_fatal(errno)) {
 				err = -errno;
 				break;
 			}
@@ -129,16 +129,14 @@ fork_run(struct server *srv)
 		pid = fork();
 		if (pid == 0)
 			child(srv, fd);
-		close(fd);
 		if (pid == -1) {
 			/* EAGAIN/ENOMEM: the client is dropped, we back off. */
-			server_unreserve(srv);
-			atomic_fetch_add(&srv->stats->refused, 1);
-			atomic_fetch_add(&srv->stats->refused_overload, 1);
+			server_drop(srv, fd);
 			server_overload_begin("fork");
 			server_pause();
 			continue;
 		}
+		close(fd);
 		server_overload_end();
 		if (pidset_add(&kids, pid) == -1)
 			log_warn("cannot track child %d", (int)pid);

@@ -24,9 +24,7 @@ iterative_run(struct server *srv)
 			continue;
 		fd = server_accept(srv, 0, NULL, NULL);
 		if (fd == -1) {
-			if (errno != EAGAIN && errno != EINTR &&
-			    errno != EMFILE && errno != ENFILE &&
-			    errno != ENOBUFS && errno != ENOMEM)
+			if (server_accept_fatal(errno))
 				return -errno;
 			continue;
 		}

@@ -320,11 +320,8 @@ accept_some(struct server *srv, struct fdpass *fp, int64_t *resume)
 			return -errno;
 		}
 		if (hand_off(srv, fp, fd) == -1) {
-			server_unreserve(srv);
-			atomic_fetch_add(&srv->stats->refused, 1);
-			atomic_fetch_add(&srv->stats->refused_overload, 1);
+			server_drop(srv, fd);
 			*resume = pool_now_ms() + PAUSE_MS;
-			close(fd);
 			break;
 		}
 		close(fd);

@@ -152,7 +152,7 @@ thread_run(struct server *srv)
 			continue;
 		fd = server_accept(srv, 0, NULL, NULL);
 		if (fd == -1) {
-			if (errno == EBADF || errno == EINVAL || errno == ENOTSOCK) {
+			if (server_accept_fatal(errno)) {
 				err = -errno;
 				break;
 			}
@@ -161,10 +161,7 @@ thread_run(struct server *srv)
 		e = spawn(srv, &l, &attr, fd);
 		if (e != 0) {
 			errno = e;
-			close(fd);
-			server_unreserve(srv);
-			atomic_fetch_add(&srv->stats->refused, 1);
-			atomic_fetch_add(&srv->stats->refused_overload, 1);
+			server_drop(srv, fd);
 			server_overload_begin("pthread_create");
 			server_pause();
 			continue;

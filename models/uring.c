@@ -450,10 +450,7 @@ conn_new(struct loop *lp, int fd)
 		lp->nfreelist--;
 	} else if ((c = malloc(sizeof(*c) + lp->svc->state_size)) == NULL) {
 		log_warn("uring: connection state");
-		atomic_fetch_add(&srv->stats->refused, 1);
-		atomic_fetch_add(&srv->stats->refused_overload, 1);
-		server_unreserve(srv);
-		close(fd);
+		server_drop(srv, fd);
 		return;
 	}
 	memset(c, 0, sizeof(*c) + lp->svc->state_size);
@@ -678,9 +675,8 @@ on_accept(struct loop *lp, int res, unsigned flags)
 	if (!(flags & IORING_CQE_F_MORE))
 		lp->accept_armed = false;
 	if (res >= 0 && (lp->stopping || lp->draining || server_stopping())) {
-		/* Taken after the stop: not served. */
-		atomic_fetch_add(&lp->srv->stats->accepted, 1);
-		atomic_fetch_add(&lp->srv->stats->refused, 1);
+		/* Taken after the stop (the listener was shut meanwhile):
+		 * not served, like the backlog the shutdown refused. */
 		close(res);
 		return;
 	}

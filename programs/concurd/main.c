@@ -109,39 +109,19 @@ num(const char *opt, const char *s, uint64_t min, uint64_t max)
 	return (int)v;
 }
 
-static double
-tv_sec(struct timeval tv)
-{
-	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
-}
-
 static void
 summary(struct server *srv)
 {
-	struct rusage self, kids;
 	struct stats *s = srv->stats;
+	uint64_t conns = atomic_load(&s->served);
 	double user, sys;
-	uint64_t conns;
 	char spread[4096];
-	size_t off = 0;
-	int i, nslots;
+	int nslots = server_spread(srv, spread, sizeof(spread));
 
-	if (getrusage(RUSAGE_SELF, &self) == -1 ||
-	    getrusage(RUSAGE_CHILDREN, &kids) == -1) {
+	if (server_cpu(&user, &sys) == -1) {
 		log_warn("getrusage");
 		return;
 	}
-	user = tv_sec(self.ru_utime) + tv_sec(kids.ru_utime);
-	sys = tv_sec(self.ru_stime) + tv_sec(kids.ru_stime);
-	conns = atomic_load(&s->served);
-	spread[0] = '\0';
-	nslots = atomic_load(&s->nslots);
-	if (nslots > MAX_WORKER_SLOTS)
-		nslots = MAX_WORKER_SLOTS;
-	for (i = 0; i < nslots && off < sizeof(spread) - 32; i++)
-		off += (size_t)snprintf(spread + off, sizeof(spread) - off,
-		    "%s%llu", i ? "," : "",
-		    (unsigned long long)atomic_load(&s->slot[i].conns));
 	log_info("summary: model=%s service=%s%s connections=%llu "
 	    "bytes_in=%llu bytes_out=%llu errors=%llu resets=%llu refused=%llu "
 	    "udp_dropped=%llu user=%.6f sys=%.6f cpu=%.6f "
@@ -153,11 +133,11 @@ summary(struct server *srv)
 	    (unsigned long long)atomic_load(&s->bytes_out),
 	    (unsigned long long)atomic_load(&s->errors),
 	    (unsigned long long)atomic_load(&s->resets),
-	    (unsigned long long)atomic_load(&s->refused),
+	    (unsigned long long)stats_refused(s),
 	    (unsigned long long)atomic_load(&s->udp_dropped),
 	    user, sys, user + sys,
 	    conns ? (user + sys) * 1e6 / (double)conns : 0.0,
-	    nslots, nslots ? spread : "-");
+	    nslots, spread);
 }
 
 static int
