@@ -85,6 +85,15 @@ svc_out_len(const struct svc_out *o)
 	return n;
 }
 
+/* Hooks for services with nothing of their own to do there
+ * (engine/service.c): start emits nothing; input is dropped, or ends the
+ * connection; EOF ends it, or changes nothing. */
+int svc_start_nothing(void *st, struct svc_out *out);
+int svc_input_ignore(void *st, const char *buf, size_t len, struct svc_out *out);
+int svc_input_done(void *st, const char *buf, size_t len, struct svc_out *out);
+int svc_eof_done(void *st, struct svc_out *out);
+int svc_eof_ignore(void *st, struct svc_out *out);
+
 /* The table, in --list order; NULL-terminated. */
 extern const struct service *const services[];
 const struct service *service_find(const char *name);

@@ -61,26 +61,6 @@ chargen_start(void *st, struct svc_out *out)
 	return chargen_more(st, out);
 }
 
-static int
-chargen_input(void *st, const char *buf, size_t len, struct svc_out *out)
-{
-	(void)st;
-	(void)buf;
-	(void)len;
-	(void)out;
-	return SVC_OK;
-}
-
-/* A half-close only says the client is done sending: it may still read, so
- * chargen goes on until a write fails (as inetd's does). */
-static int
-chargen_eof(void *st, struct svc_out *out)
-{
-	(void)st;
-	(void)out;
-	return SVC_OK;
-}
-
 /* UDP (RFC 864): a datagram of a random 0..512 characters per request.  The
  * lines rotate with each datagram so successive replies differ. */
 static ssize_t
@@ -110,8 +90,10 @@ const struct service service_chargen = {
 	.state_size = sizeof(struct chargen),
 	.flags = SVC_READ_ALWAYS,
 	.start = chargen_start,
-	.input = chargen_input,
-	.eof = chargen_eof,
+	.input = svc_input_ignore,
+	/* A half-close only says the client is done sending: it may still
+	 * read, so chargen goes on until a write fails (as inetd's does). */
+	.eof = svc_eof_ignore,
 	.more = chargen_more,
 	.datagram = chargen_datagram,
 };

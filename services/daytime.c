@@ -35,24 +35,6 @@ daytime_start(void *st, struct svc_out *out)
 	return SVC_DONE;
 }
 
-static int
-daytime_input(void *st, const char *buf, size_t len, struct svc_out *out)
-{
-	(void)st;
-	(void)buf;
-	(void)len;
-	(void)out;
-	return SVC_DONE;
-}
-
-static int
-daytime_eof(void *st, struct svc_out *out)
-{
-	(void)st;
-	(void)out;
-	return SVC_DONE;
-}
-
 static ssize_t
 daytime_datagram(const char *in, size_t len, char *out, size_t cap)
 {
@@ -70,7 +52,7 @@ const struct service service_daytime = {
 	.state_size = sizeof(struct daytime),
 	.flags = SVC_READ_ALWAYS,
 	.start = daytime_start,
-	.input = daytime_input,
-	.eof = daytime_eof,
+	.input = svc_input_done,
+	.eof = svc_eof_done,
 	.datagram = daytime_datagram,
 };

@@ -10,27 +10,11 @@
 #include "service.h"
 
 static int
-echo_start(void *st, struct svc_out *out)
-{
-	(void)st;
-	(void)out;
-	return SVC_OK;
-}
-
-static int
 echo_input(void *st, const char *buf, size_t len, struct svc_out *out)
 {
 	(void)st;
 	svc_emit(out, buf, len);
 	return SVC_OK;
-}
-
-static int
-echo_eof(void *st, struct svc_out *out)
-{
-	(void)st;
-	(void)out;
-	return SVC_DONE;
 }
 
 static ssize_t
@@ -45,8 +29,8 @@ echo_datagram(const char *in, size_t len, char *out, size_t cap)
 const struct service service_echo = {
 	.name = "echo",
 	.summary = "RFC 862: returns every byte until the client closes",
-	.start = echo_start,
+	.start = svc_start_nothing,
 	.input = echo_input,
-	.eof = echo_eof,
+	.eof = svc_eof_done,
 	.datagram = echo_datagram,
 };

@@ -36,24 +36,6 @@ time_start(void *st, struct svc_out *out)
 	return SVC_DONE;
 }
 
-static int
-time_input(void *st, const char *buf, size_t len, struct svc_out *out)
-{
-	(void)st;
-	(void)buf;
-	(void)len;
-	(void)out;
-	return SVC_DONE;
-}
-
-static int
-time_eof(void *st, struct svc_out *out)
-{
-	(void)st;
-	(void)out;
-	return SVC_DONE;
-}
-
 static ssize_t
 time_datagram(const char *in, size_t len, char *out, size_t cap)
 {
@@ -74,7 +56,7 @@ const struct service service_time = {
 	.state_size = sizeof(struct timesvc),
 	.flags = SVC_READ_ALWAYS,
 	.start = time_start,
-	.input = time_input,
-	.eof = time_eof,
+	.input = svc_input_done,
+	.eof = svc_eof_done,
 	.datagram = time_datagram,
 };
