@@ -337,7 +337,7 @@ listener_off(struct loop *l, int ms)
 {
 	if (l->listening && l->be->del(l->bs, l->lfd, EV_READ) == 0)
 		l->listening = false;
-	l->resume_us = l->now_us + (uint64_t)ms * 1000;
+	l->resume_us = now_us() + (uint64_t)ms * 1000;
 }
 
 /*
@@ -425,7 +425,10 @@ loop_main(void *arg)
 
 	server_block_signals();
 	while (!server_closing()) {
-		l->now_us = now_us();
+		/* The clock matters only for a paused listener or idle
+		 * timeouts: no clock_gettime on the request path otherwise. */
+		if (!l->listening || l->srv->idle_ms > 0)
+			l->now_us = now_us();
 		if (server_stopping()) {
 			if (l->listening && l->be->del(l->bs, lfd, EV_READ) == 0)
 				l->listening = false;
@@ -452,7 +455,8 @@ loop_main(void *arg)
 			server_pause();
 			continue;
 		}
-		l->now_us = now_us();
+		if (l->srv->idle_ms > 0)
+			l->now_us = now_us();	/* the activity stamps */
 		for (i = 0; i < n; i++) {
 			int fd = fired[i].fd, mask = fired[i].mask;
 			struct conn *c;

@@ -25,6 +25,7 @@ struct perip_entry {
 struct perip {
 	pthread_mutex_t mu;
 	uint32_t mask;		/* capacity - 1, capacity a power of two */
+	uint32_t used;		/* slots with a count */
 	struct perip_entry e[];
 };
 
@@ -100,16 +101,14 @@ perip_take(struct perip *t, const uint8_t addr[16], int limit)
 		if (memcmp(t->e[i].key, k, 16) == 0)
 			break;
 	if (t->e[i].count == 0) {
-		/* New address: keep the table at most half full. */
-		uint32_t used = 0, j;
-
-		for (j = 0; j <= t->mask && used <= t->mask / 2; j++)
-			used += t->e[j].count != 0;
-		if (used > t->mask / 2) {
+		/* New address: keep the table at most half full, so probe
+		 * runs stay short. */
+		if (t->used >= t->mask / 2) {
 			errno = ENOSPC;
 			goto out;
 		}
 		memcpy(t->e[i].key, k, 16);
+		t->used++;
 	} else if (t->e[i].count >= (uint32_t)limit) {
 		errno = EDQUOT;
 		goto out;
@@ -134,6 +133,7 @@ perip_give(struct perip *t, const uint8_t addr[16])
 			break;
 	if (t->e[i].count == 0 || --t->e[i].count > 0)
 		goto out;
+	t->used--;
 	/* Backward-shift deletion: pull later entries of the run into the
 	 * hole when their home slot allows it. */
 	for (j = (i + 1) & t->mask; t->e[j].count != 0; j = (j + 1) & t->mask) {
