@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -89,7 +90,7 @@ serve_exec(struct server *srv, int fd, int slot, bool in_place)
 {
 	struct conn_meta m;
 	int status;
-	pid_t pid, w;
+	pid_t pid, w, parent;
 
 	if (conn_open(srv, fd, slot, &m) == -1) {
 		close(fd);
@@ -97,9 +98,16 @@ serve_exec(struct server *srv, int fd, int slot, bool in_place)
 	}
 	if (in_place)
 		exec_program(srv, fd);	/* --inetd: nothing to account after */
+	parent = getpid();
 	pid = fork();
-	if (pid == 0)
+	if (pid == 0) {
+		/* If the waiting worker is killed (a stop's SIGKILL after the
+		 * program ignored SIGTERM), the program must not live on as
+		 * an orphan: it dies with its parent. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
+			_exit(71);
 		exec_program(srv, fd);
+	}
 	close(fd);
 	if (pid == -1) {
 		log_warn("exec: fork");

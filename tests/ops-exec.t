@@ -93,4 +93,21 @@ is "$st" 64 "-s exec without -p: exit 64 (no well-known port)"
 out=$(timeout 10 "$BIN/concurd" -m fork -s echo -p 0 -- /bin/cat 2>&1); st=$?
 is "$st" 64 "a program with -s echo: exit 64"
 
+# A program that ignores SIGTERM does not outlive the server: the worker
+# waiting for it is killed after the stop's 5 s, and the program dies with
+# it (PR_SET_PDEATHSIG). 
+start_server "$T/orphan.log" "$BIN/concurd" -m fork -s exec -p 0 -b 127.0.0.1 \
+	-- sh -c 'trap "" TERM; exec sleep 60' ||
+	fail "orphan: server starts"
+exec {ofd}<>/dev/tcp/127.0.0.1/"$PORT"
+wait_for 5 pgrep -f "^sleep 60\$" >/dev/null
+prog=$(pgrep -f "^sleep 60\$" | while read -r p; do
+	[ "$(ps -o ppid= -p "$(ps -o ppid= -p "$p" | tr -d ' ')" | tr -d ' ')" = "$SERVER_PID" ] && echo "$p"; done | head -n1)
+ok $([ -n "$prog" ]; echo $?) "orphan: the program runs under a worker"
+stop_server
+is "$SERVER_STATUS" 0 "orphan: the server stops (exit 0)"
+check "orphan: the program that ignored SIGTERM is gone too" wait_gone "${prog:-0}" 3
+[ -n "$prog" ] && kill -KILL "$prog" 2>/dev/null
+exec {ofd}>&-
+
 done_testing
