@@ -15,14 +15,24 @@
  * An echoed message costs one receive completion and one send completion,
  * and a loop iteration is one io_uring_enter (io_uring_submit_and_wait).
  *
- * Backpressure (service.h rule 4): a multishot receive keeps receiving while
- * a send is pending, so what arrives then is held, in the buffers it landed
- * in, on a per-connection list; once HOLD_MAX buffers are held the receive
- * is cancelled and re-armed only when output is sent and the held input
- * consumed.  A peer that sends and never reads thus pins at most a few
- * buffers of a fixed pool: memory stays bounded whatever clients do.
- * SVC_READ_ALWAYS services are fed as data arrives and their buffers go
- * straight back.
+ * Backpressure (service.h rule 4): a connection is not read while its
+ * output is pending.  A send from a pool buffer may not wait (MSG_DONTWAIT):
+ * what the socket does not take at once is copied into the connection's
+ * own OWN_SIZE buffer and the pool buffer goes back, so a peer that never
+ * reads pins one emission of its own, never the pool other connections
+ * need.  SVC_READ_ALWAYS services are fed by a multishot receive as data
+ * arrives and their buffers go straight back (input held while a receive
+ * completes out of turn waits on a per-connection list; HOLD_MAX of them
+ * stop the receive).
+ *
+ * Large transfers: a receive that fills a 16 KiB pool buffer says more is
+ * waiting; the connection then receives into its own 64 KiB buffer (like
+ * the readiness loops' one read of SVC_RECV_MAX) until a receive would have
+ * fitted a pool buffer again, when the own buffer is freed.  With pool
+ * buffers alone a 256 KiB message took sixteen receive/send round trips
+ * in turn: x0.43 of the epoll reference's rate at 256 KiB ping-pong, x0.7-1.0
+ * with this (docs/peers-followup.md).  Pool buffers stay small so that an
+ * idle loop's touched memory stays small (2 MiB per ring at most).
  *
  * Where the kernel is older: without buffer rings (before 5.19) buffers are
  * provided with IORING_OP_PROVIDE_BUFFERS; without multishot receive or
@@ -68,8 +78,9 @@
 
 #define SQ_ENTRIES	512
 #define CQ_ENTRIES	4096	/* multishot requests post many CQEs */
-#define NBUF		256	/* receive buffers per ring (power of 2) */
-#define BUF_SIZE	(16 * 1024)	/* 4 MiB per ring, touched as used */
+#define NBUF		128	/* receive buffers per ring (power of 2) */
+#define BUF_SIZE	(16 * 1024)	/* 2 MiB per ring, touched as used */
+#define OWN_SIZE	SVC_RECV_MAX	/* a connection's own buffer */
 #define BGID		0
 #define NO_BID		0xffff
 #define HOLD_MAX	4	/* held buffers before the receive is stopped */
@@ -88,9 +99,12 @@ struct conn {
 	struct conn *snext;		/* the loop's starved list */
 	int fd;
 	uint16_t out_bid;	/* buffer the pending output points into */
+	char *own;		/* OWN_SIZE bytes, or NULL: see "Large transfers" */
 	uint16_t held_head, held_tail, held_n;	/* input waiting its turn */
 	bool recv_armed, recv_cancel, sending, closing, starved;
 	bool rd_eof, eof_done, done, need_more;
+	bool bulk;		/* receive into own, not from the pool */
+	bool send_nowait;	/* the send in flight may not wait */
 	int err;		/* the errno that ended it, or 0 */
 	uint8_t inflight;	/* requests whose last CQE has not come */
 	struct svc_out out;	/* output being sent (advanced on short sends) */
@@ -251,6 +265,13 @@ recv_arm(struct loop *lp, struct conn *c)
 {
 	struct io_uring_sqe *sqe = sqe_get(lp);
 
+	if (c->bulk) {
+		io_uring_prep_recv(sqe, c->fd, c->own, OWN_SIZE, 0);
+		io_uring_sqe_set_data64(sqe, UD(c, OP_RECV));
+		c->recv_armed = true;
+		c->inflight++;
+		return;
+	}
 	if (lp->recv_multishot && (lp->svc->flags & SVC_READ_ALWAYS)) {
 		io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
 	} else {
@@ -269,17 +290,20 @@ static void
 send_arm(struct loop *lp, struct conn *c)
 {
 	struct io_uring_sqe *sqe = sqe_get(lp);
+	int flags = MSG_NOSIGNAL;
 
-	/* MSG_WAITALL: the kernel finishes a partial send itself, so a big
-	 * emission to a slow reader still costs one completion. */
+	/* From a pool buffer: no waiting, the rest is copied (on_send).
+	 * Otherwise MSG_WAITALL: the kernel finishes a partial send itself,
+	 * so a big emission to a slow reader still costs one completion. */
+	c->send_nowait = c->out_bid != NO_BID;
+	flags |= c->send_nowait ? MSG_DONTWAIT : MSG_WAITALL;
 	if (c->out.n == 1) {
 		io_uring_prep_send(sqe, c->fd, c->out.iov[0].iov_base,
-		    c->out.iov[0].iov_len, MSG_NOSIGNAL | MSG_WAITALL);
+		    c->out.iov[0].iov_len, flags);
 	} else {
 		c->msg.msg_iov = c->out.iov;
 		c->msg.msg_iovlen = (size_t)c->out.n;
-		io_uring_prep_sendmsg(sqe, c->fd, &c->msg,
-		    MSG_NOSIGNAL | MSG_WAITALL);
+		io_uring_prep_sendmsg(sqe, c->fd, &c->msg, flags);
 	}
 	io_uring_sqe_set_data64(sqe, UD(c, OP_SEND));
 	c->sending = true;
@@ -322,6 +346,7 @@ conn_release(struct loop *lp, struct conn *c)
 		c->held_head = lp->bnext[c->held_head];
 		c->held_n--;
 	}
+	free(c->own);
 	if (close(c->fd) == -1 && errno != EINTR)
 		log_warn("uring: close fd %d", c->fd);
 	conn_close(lp->srv, &c->meta, c->in, c->sent, c->err);
@@ -363,6 +388,47 @@ out_points_into(const struct svc_out *o, const char *buf)
 			return true;
 	}
 	return false;
+}
+
+/* The connection's own buffer, allocated on first use: 0, or -1 (ENOMEM). */
+static int
+own_get(struct conn *c)
+{
+	if (c->own == NULL && (c->own = malloc(OWN_SIZE)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* A send from a pool buffer left output the socket would not take: move it
+ * into the connection's own buffer and give the pool buffer back, so a slow
+ * reader holds nothing other connections need.  Called with no receive into
+ * own in flight (a connection is not read while output is pending). */
+static void
+own_keep(struct loop *lp, struct conn *c)
+{
+	size_t n = 0;
+	int i;
+
+	if (own_get(c) == -1) {
+		log_warn("uring: fd %d: buffer for unsent output", c->fd);
+		conn_end(lp, c, ENOMEM);
+		return;
+	}
+	if (svc_out_len(&c->out) > OWN_SIZE) {	/* service.h: SVC_EMIT_MAX */
+		log_warnx("uring: service %s emitted more than %d bytes",
+		    lp->svc->name, SVC_EMIT_MAX);
+		conn_end(lp, c, EMSGSIZE);
+		return;
+	}
+	for (i = 0; i < c->out.n; i++) {
+		memcpy(c->own + n, c->out.iov[i].iov_base, c->out.iov[i].iov_len);
+		n += c->out.iov[i].iov_len;
+	}
+	c->out.iov[0].iov_base = c->own;
+	c->out.iov[0].iov_len = n;
+	c->out.n = 1;
+	buf_put(lp, c->out_bid);
+	c->out_bid = NO_BID;
 }
 
 /* Hand the oldest held buffer to input(); it stays out of the pool while
@@ -485,10 +551,23 @@ on_recv(struct loop *lp, struct conn *c, int res, unsigned flags)
 		c->recv_cancel = false;
 		c->inflight--;
 	}
-	if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
+	if (res > 0 && !(flags & IORING_CQE_F_BUFFER)) {
+		/* Into the connection's own buffer (c->bulk when armed). */
+		c->in += (uint64_t)res;
+		if (!c->closing) {
+			/* Smaller than a pool buffer: back to the pool. */
+			c->bulk = res >= BUF_SIZE;
+			c->need_more = true;
+			apply(lp, c, lp->svc->input(c->st, c->own, (size_t)res,
+			    &c->out));
+		}
+	} else if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
 		unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
 
 		lp->nfree--;
+		if (res == BUF_SIZE && !(lp->svc->flags & SVC_READ_ALWAYS) &&
+		    own_get(c) == 0)
+			c->bulk = true;	/* more is waiting: see above */
 		if (c->closing) {
 			buf_put(lp, bid);
 		} else if (lp->svc->flags & SVC_READ_ALWAYS) {
@@ -571,7 +650,9 @@ on_send(struct loop *lp, struct conn *c, int res)
 	c->sending = false;
 	c->inflight--;
 	if (res < 0) {
-		if (res != -EINTR && res != -EAGAIN) {
+		if (res == -EAGAIN && c->send_nowait && !c->closing) {
+			own_keep(lp, c);
+		} else if (res != -EINTR && res != -EAGAIN) {
 			if (res != -ECANCELED)
 				log_verbose("uring: send on fd %d: %s", c->fd,
 				    strerror(-res));
@@ -580,10 +661,16 @@ on_send(struct loop *lp, struct conn *c, int res)
 	} else if (!c->closing) {
 		c->sent += (uint64_t)res;
 		out_advance(&c->out, (size_t)res);
+		if (c->out.n > 0 && c->send_nowait)
+			own_keep(lp, c);
 		if (c->out.n == 0) {
 			if (c->out_bid != NO_BID) {
 				buf_put(lp, c->out_bid);
 				c->out_bid = NO_BID;
+			}
+			if (!c->bulk) {	/* a slow reader's copy, or bulk over */
+				free(c->own);
+				c->own = NULL;
 			}
 			c->need_more = true;
 		}

@@ -36,6 +36,7 @@
  *   refused    nothing accepts on HOST PORT any more
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -1202,9 +1203,64 @@ udp_guard(void)
  * then every one must be closed by the server within 10 s.  The first
  * `served` idle connections must echo a line first (so they are known to be
  * in the server's hands); busy ones send until the kernel's buffers on both
- * sides are full, so the server is stuck mid-transfer. */
+ * sides are full, so the server is stuck mid-transfer.  With msg (bytes,
+ * below 64 KiB) busy ones send msg-byte messages in rounds, one per
+ * connection per round, with small receive buffers: each message reaches
+ * the server alone, so it is stuck on a small send, not a bulk one. */
+static int
+small_window_connect(void)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
+	int fd, e, small = 4096;
+
+	if ((e = getaddrinfo(host, port, &hints, &ai)) != 0)
+		failx("%s port %s: %s", host, port, gai_strerror(e));
+	/* Before connect, so the window offered is small from the start. */
+	if ((fd = socket(ai->ai_family, SOCK_STREAM, 0)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)) == -1 ||
+	    connect(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
+	    fcntl(fd, F_SETFL, O_NONBLOCK) == -1)
+		failx("connect to %s port %s: %s", host, port, strerror(errno));
+	freeaddrinfo(ai);
+	conns++;
+	return fd;
+}
+
 static void
-hold(int nidle, int nbusy, int served, int life_s)
+push_rounds(const int *fd, uint64_t *pushed, int from, int n, size_t msg)
+{
+	static char chunk[65536];
+	int64_t stop = now_ms() + 5000;
+	int i, left = n - from;
+	bool *stuck = calloc((size_t)n, sizeof(*stuck));
+	ssize_t r;
+
+	if (stuck == NULL)
+		failx("out of memory");
+	memset(chunk, 'm', sizeof(chunk));
+	while (left > 0 && now_ms() < stop) {
+		for (i = from; i < n; i++) {
+			if (stuck[i])
+				continue;
+			r = send(fd[i], chunk, msg, MSG_NOSIGNAL);
+			if (r > 0)
+				pushed[i] += (uint64_t)r;
+			if (r == -1 && errno != EAGAIN && errno != EINTR)
+				failx("busy connection %d: %s", i,
+				    strerror(errno));
+			if ((r >= 0 && (size_t)r < msg) ||
+			    (r == -1 && errno == EAGAIN)) {
+				stuck[i] = true;
+				left--;
+			}
+		}
+		(void)poll(NULL, 0, 2);
+	}
+	free(stuck);
+}
+
+static void
+hold(int nidle, int nbusy, int served, int life_s, size_t msg)
 {
 	static char chunk[65536];
 	int n = nidle + nbusy, i, open;
@@ -1218,13 +1274,16 @@ hold(int nidle, int nbusy, int served, int life_s)
 		failx("out of memory");
 	memset(chunk, 'b', sizeof(chunk));
 	for (i = 0; i < n; i++) {
-		fd[i] = tcp_connect();
+		fd[i] = i >= nidle && msg > 0 ? small_window_connect() :
+		    tcp_connect();
 		if (i < nidle && i < served)
 			echo_once(fd[i], "idle\n", 5000, "idle connection");
 	}
 	/* Push until the buffers stay full for 50 ms (the server stopped
 	 * reading), or 500 ms at most. */
-	for (i = nidle; i < n; i++) {
+	if (msg > 0)
+		push_rounds(fd, pushed, nidle, n, msg);
+	for (i = nidle; i < n && msg == 0; i++) {
 		int64_t stop = now_ms() + 500;
 
 		while (now_ms() < stop &&
@@ -1300,6 +1359,7 @@ usage(void)
 	    "  nbytes-valid HOST PORT    nbytes-malformed HOST PORT\n"
 	    "  udp HOST PORT SERVICE     udp-guard HOST PORT\n"
 	    "  hold HOST PORT [--idle N] [--busy N] [--served N] [--life S]\n"
+	    "       [--msg BYTES]\n"
 	    "  refused HOST PORT\n"
 	    "exit: 0 conforms, 1 does not (reason on stderr), 64 usage,\n"
 	    "      77 cannot be checked here\n");
@@ -1329,6 +1389,7 @@ main(int argc, char **argv)
 {
 	uint64_t clients = 64, msgs = 4, seed = 1, timeout = 20;
 	uint64_t bytes = 0, idle = 3, busy = 3, served = 1000, life = 60;
+	uint64_t msg = 0;
 	bool serial = false;
 	const char *svc = NULL;
 	int i;
@@ -1361,6 +1422,8 @@ main(int argc, char **argv)
 			busy = num_arg(argv, &i, argc, 0, 1000);
 		else if (strcmp(argv[i], "--served") == 0)
 			served = num_arg(argv, &i, argc, 0, 1000);
+		else if (strcmp(argv[i], "--msg") == 0)
+			msg = num_arg(argv, &i, argc, 1, 65535);
 		else if (strcmp(argv[i], "--life") == 0)
 			life = num_arg(argv, &i, argc, 1, 3600);
 		else if (strcmp(argv[i], "--serial") == 0)
@@ -1405,7 +1468,8 @@ main(int argc, char **argv)
 	else if (strcmp(check, "udp-guard") == 0)
 		udp_guard();
 	else if (strcmp(check, "hold") == 0)
-		hold((int)idle, (int)busy, (int)served, (int)life);
+		hold((int)idle, (int)busy, (int)served, (int)life,
+		    (size_t)msg);
 	else if (strcmp(check, "refused") == 0)
 		refused();
 	else
