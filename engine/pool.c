@@ -82,6 +82,43 @@ pool_want(const struct pool_policy *p, int idle, int total)
 	return want > 0 ? want : 0;
 }
 
+void
+pool_slot_busy(struct server *srv, int slot)
+{
+	atomic_store(&srv->stats->slot[slot].busy_since, pool_now_ms());
+	atomic_store(&srv->stats->slot[slot].busy, SLOT_BUSY);
+}
+
+void
+pool_slot_idle(struct server *srv, int slot)
+{
+	atomic_store(&srv->stats->slot[slot].busy, SLOT_IDLE);
+}
+
+int
+pool_want_patient(const struct pool_policy *p, const struct server *srv,
+    int idle, int total, int pending, bool *recheck)
+{
+	const struct stats *s = srv->stats;
+	int want, young = 0, i, n;
+	int64_t now;
+
+	*recheck = false;
+	if (idle - pending >= p->min_spare || total >= p->max)
+		return pool_want(p, idle - pending, total);
+	now = pool_now_ms();
+	n = atomic_load(&s->nslots);
+	for (i = 0; i < n; i++)
+		if (atomic_load(&s->slot[i].busy) == SLOT_BUSY &&
+		    now - atomic_load(&s->slot[i].busy_since) <
+		    POOL_PATIENCE_MS)
+			young++;
+	want = pool_want(p, idle + young - pending, total);
+	*recheck = idle - pending + want < p->min_spare &&
+	    total + want < p->max;
+	return want;
+}
+
 int
 pool_notify_open(int fd[2])
 {
@@ -254,6 +291,7 @@ pool_end_children(struct server *srv)
 struct board {
 	_Atomic int idle;	/* children in SLOT_IDLE, counted */
 	_Atomic int total;	/* children alive (parent's count) */
+	_Atomic bool wake_pending;	/* the parent is woken, or rechecks */
 	int min_spare, max_spare, max;
 	int notify;		/* write end of the wakeup pipe */
 };
@@ -273,8 +311,9 @@ child_took(struct server *srv, struct board *b, int slot)
 {
 	int idle = atomic_fetch_sub(&b->idle, 1) - 1;
 
-	atomic_store(&srv->stats->slot[slot].busy, SLOT_BUSY);
-	if (idle < b->min_spare && atomic_load(&b->total) < b->max)
+	pool_slot_busy(srv, slot);
+	if (idle < b->min_spare && atomic_load(&b->total) < b->max &&
+	    !atomic_exchange(&b->wake_pending, true))
 		pool_notify(b->notify);
 }
 
@@ -285,7 +324,7 @@ child_stays(struct server *srv, struct board *b, int slot)
 {
 	int idle;
 
-	atomic_store(&srv->stats->slot[slot].busy, SLOT_IDLE);
+	pool_slot_idle(srv, slot);
 	idle = atomic_load(&b->idle);
 	do {
 		if (idle >= b->max_spare) {
@@ -360,13 +399,22 @@ prefork_gone(struct server *srv, int slot, void *arg)
 	}
 }
 
-/* Start what the policy wants; false when fork failed (back off). */
+/* Start what the policy wants; false when fork failed (back off).
+ * *recheck: look again in POOL_PATIENCE_MS (children do not wake us
+ * meanwhile). */
 static bool
 prefork_grow(struct server *srv, struct prefork *pf,
-    const struct pool_policy *pol)
+    const struct pool_policy *pol, bool *recheck)
 {
-	int want = pool_want(pol, atomic_load(&pf->b->idle),
-	    atomic_load(&pf->b->total));
+	int want;
+
+	/* Cleared first: a child that takes a connection from now on wakes
+	 * us again unless we decide to recheck on our own. */
+	atomic_store(&pf->b->wake_pending, false);
+	want = pool_want_patient(pol, srv, atomic_load(&pf->b->idle),
+	    atomic_load(&pf->b->total), 0, recheck);
+	if (*recheck)
+		atomic_store(&pf->b->wake_pending, true);
 
 	for (; want > 0; want--) {
 		/* Counted before it exists, so a wakeup cannot fork twice. */
@@ -428,16 +476,19 @@ pool_prefork_run(struct server *srv, const struct pool_lock *lk)
 	while (!server_stopping()) {
 		int64_t now = pool_now_ms();
 		int timeout = -1;
+		bool recheck = false;
 
 		if (pf.replace) {
 			/* A child that dies at once must not make us spin. */
 			pf.replace = false;
 			resume = now + RESPAWN_PAUSE_MS;
 		}
-		if (now >= resume && !prefork_grow(srv, &pf, &pol))
+		if (now >= resume && !prefork_grow(srv, &pf, &pol, &recheck))
 			resume = now + RESPAWN_PAUSE_MS;
 		if (now < resume)
 			timeout = (int)(resume - now);
+		else if (recheck)
+			timeout = POOL_PATIENCE_MS;
 		if (prefork_wait(srv, pf.notify[0], timeout) == -1) {
 			err = -errno;
 			break;
@@ -510,8 +561,10 @@ tpool_grow(struct tpool *tp, const int *pending)
 	int want, i, e;
 
 	pthread_mutex_lock(&tp->mu);
-	want = pool_want(&tp->pol, tp->idle - (pending ? *pending : 0),
-	    tp->total);
+	want = pool_want_patient(&tp->pol, tp->srv, tp->idle,
+	    tp->total, pending ? *pending : 0, &tp->recheck);
+	/* While rechecking on a timer, workers need not wake us. */
+	tp->wake_pending = tp->recheck;
 	for (i = 0; want > 0 && i < tp->pol.max; i++) {
 		struct tworker *w = &tp->w[i];
 
@@ -553,16 +606,29 @@ tpool_join(struct tpool *tp)
 	pthread_mutex_unlock(&tp->mu);
 }
 
-bool
-tpool_took(struct tpool *tp)
+int
+tpool_timeout(const struct tpool *tp)
 {
-	tp->idle--;
-	return tp->idle < tp->pol.min_spare && tp->total < tp->pol.max;
+	return tp->recheck ? POOL_PATIENCE_MS : -1;
 }
 
 bool
-tpool_stay(struct tpool *tp)
+tpool_took(struct tpool *tp, int slot)
 {
+	tp->idle--;
+	pool_slot_busy(tp->srv, slot);
+	if (tp->idle < tp->pol.min_spare && tp->total < tp->pol.max &&
+	    !tp->wake_pending) {
+		tp->wake_pending = true;
+		return true;
+	}
+	return false;
+}
+
+bool
+tpool_stay(struct tpool *tp, int slot)
+{
+	pool_slot_idle(tp->srv, slot);
 	if (tp->idle >= tp->pol.max_spare || tp->stopping)
 		return false;
 	tp->idle++;

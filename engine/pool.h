@@ -11,6 +11,18 @@
  *   max_spare  initial: a worker that ends a connection while that many
  *              others are already idle leaves, so an idle pool shrinks back
  *              to its initial size and never below it.
+ *   patience   a worker that took its connection less than POOL_PATIENCE_MS
+ *              ago counts as about to be idle: the pool grows for workers
+ *              held by long connections, not for a stream of short ones.
+ *              (Counting every busy worker as taken, 16 clients of short
+ *              connections grew the pools to 22-56 workers; each worker
+ *              beyond what the CPUs keep busy adds a wake-up per
+ *              connection, and prefork-fdpass forked and ended workers
+ *              all along: 34-47 us per connection for prefork/prethread
+ *              and 239 for fdpass, against 17-19 with a pool of 4.  The
+ *              figures: docs/peers-followup.md.)  While spares are short
+ *              the parent looks again every POOL_PATIENCE_MS instead of
+ *              being woken by each connection taken.
  * A worker that dies unexpectedly is replaced (after a 100 ms pause, so a
  * worker that dies at once cannot make the parent fork in a tight loop).
  * Growth is prompt, never on a timer: a worker that takes a connection and
@@ -34,9 +46,20 @@ struct pool_policy {
 	int initial, max, min_spare, max_spare;
 };
 
+#define POOL_PATIENCE_MS	10
+
 void pool_policy(const struct server *srv, struct pool_policy *p);
 /* How many workers to start now, given idle and total. */
 int pool_want(const struct pool_policy *p, int idle, int total);
+/* The same with patience: idle plus the workers busy for less than
+ * POOL_PATIENCE_MS (from the slots), less pending connections queued for
+ * the pool.  *recheck: spares are short but the busy ones are young, so
+ * look again in POOL_PATIENCE_MS. */
+int pool_want_patient(const struct pool_policy *p, const struct server *srv,
+    int idle, int total, int pending, bool *recheck);
+/* A worker took a connection / is idle again (slot state and time). */
+void pool_slot_busy(struct server *srv, int slot);
+void pool_slot_idle(struct server *srv, int slot);
 
 /* Worker slot states, in srv->stats->slot[i].busy. */
 #define SLOT_IDLE	0
@@ -114,6 +137,8 @@ struct tpool {
 	void *(*fn)(void *);
 	int notify[2];
 	int idle, total;	/* under mu */
+	bool wake_pending;	/* under mu: a wake-up is owed or not needed */
+	bool recheck;		/* main thread only: see pool_want_patient */
 	bool stopping;		/* under mu */
 	int err;		/* under mu: a worker's fatal error, -errno */
 	struct tworker w[MAX_WORKER_SLOTS];	/* state under mu */
@@ -121,14 +146,16 @@ struct tpool {
 
 int tpool_init(struct tpool *tp, struct server *srv, void *(*fn)(void *));
 int tpool_grow(struct tpool *tp, const int *pending);
+/* The timeout for tpool_wait after tpool_grow: patience, or none (-1). */
+int tpool_timeout(const struct tpool *tp);
 void tpool_join(struct tpool *tp);
 void tpool_stop(struct tpool *tp);
 void tpool_fini(struct tpool *tp);
 /* Worker side, mu held: took a connection (idle--; true if the main thread
  * should be woken to grow the pool) / finished one (idle++, or false: this
  * worker should leave, and is no longer counted). */
-bool tpool_took(struct tpool *tp);
-bool tpool_stay(struct tpool *tp);
+bool tpool_took(struct tpool *tp, int slot);
+bool tpool_stay(struct tpool *tp, int slot);
 /* Worker side, last call, mu not held; was_idle: still counted idle. */
 void tpool_exit(struct tworker *w, bool was_idle);
 /* Main thread: wait for a signal, a worker's byte, or (with fd >= 0) fd

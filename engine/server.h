@@ -35,6 +35,7 @@ struct worker_slot {
 	_Atomic uint64_t conns;
 	_Atomic int pid;	/* process pools: the child's pid, 0 if free */
 	_Atomic int busy;
+	_Atomic int64_t busy_since;	/* pools: pool_now_ms() at the take */
 };
 
 /* Lives in MAP_SHARED memory: children of the process models update it. */

@@ -13,11 +13,13 @@
  * shared memory.
  *
  * Pool size (engine/pool.h): -w N children at start (default 2 x online
- * CPUs, at least 4).  When fewer than 2 are idle after a hand-off the parent
- * forks more at once, up to --max-workers (default 256); a connection that
- * finds no idle child gets a new one at once.  With every child busy and the
- * pool at its maximum the parent stops polling the listener and clients wait
- * in the listen backlog.  A child that reports done while as many others as
+ * CPUs, at least 4).  When fewer than 2 are idle after a hand-off, and the
+ * busy ones took their connections 10 ms ago or more (pool.h, patience), the
+ * parent forks more at once, up to --max-workers (default 256).  With no
+ * child idle the parent stops polling the listener and clients wait in the
+ * listen backlog until a child reports done or the pool grows.  (Forking a
+ * child for every connection that found none idle made this pool cost as
+ * much as fork per connection under short connections: 239 us each.)  A child that reports done while as many others as
  * the initial size are idle is told to leave: the parent closes its socket
  * and the child exits on EOF, so an idle pool shrinks back to N.  A child
  * that dies is reaped and replaced.  On SIGTERM or SIGINT the parent stops
@@ -55,6 +57,7 @@ struct fdpass {
 	int pending;	/* the connection being handed off: a child forked
 			 * meanwhile must not keep a copy of it */
 	bool replace;
+	bool recheck;		/* spares short, busy ones young: see grow() */
 	struct pollfd pfd[MAX_WORKER_SLOTS + 2];
 	int pslot[MAX_WORKER_SLOTS + 2];
 };
@@ -63,8 +66,11 @@ static void
 set_state(struct server *srv, struct fdpass *fp, int i, int st)
 {
 	fp->st[i] = st;
-	atomic_store(&srv->stats->slot[i].busy,
-	    st == C_IDLE ? SLOT_IDLE : st == C_BUSY ? SLOT_BUSY : SLOT_LEAVING);
+	if (st == C_BUSY)
+		pool_slot_busy(srv, i);
+	else
+		atomic_store(&srv->stats->slot[i].busy,
+		    st == C_IDLE ? SLOT_IDLE : SLOT_LEAVING);
 }
 
 /* Receive one descriptor: the fd, 0 on EOF (the parent closed: leave), -1
@@ -229,7 +235,8 @@ spawn(struct server *srv, struct fdpass *fp)
 static bool
 grow(struct server *srv, struct fdpass *fp)
 {
-	int want = pool_want(&fp->pol, fp->idle, fp->total);
+	int want = pool_want_patient(&fp->pol, srv, fp->idle, fp->total, 0,
+	    &fp->recheck);
 
 	for (; want > 0; want--) {
 		if (spawn(srv, fp) == -1) {
@@ -306,8 +313,8 @@ accept_some(struct server *srv, struct fdpass *fp, int64_t *resume)
 	int k, fd;
 
 	for (k = 0; k < ACCEPT_BATCH; k++) {
-		if (fp->idle == 0 && fp->total >= fp->pol.max)
-			break;
+		if (fp->idle == 0)
+			break;	/* left in the backlog: see pool.h, patience */
 		fd = server_accept(srv, ACCEPT_NOPAUSE, NULL, NULL);
 		if (fd == -1) {
 			if (errno == EAGAIN || errno == EINTR)
@@ -346,6 +353,8 @@ fdpass_loop(struct server *srv, struct fdpass *fp)
 			grow_at = now + PAUSE_MS;
 		if (now < grow_at)
 			wake = grow_at;
+		else if (fp->recheck)
+			wake = now + POOL_PATIENCE_MS;
 		fp->pfd[n] = (struct pollfd){ .fd = sig_fd(), .events = POLLIN };
 		fp->pslot[n++] = -1;
 		if (server_at_limit(srv)) {
@@ -353,8 +362,7 @@ fdpass_loop(struct server *srv, struct fdpass *fp)
 			 * another process's connection ends: look again. */
 			if (wake == -1 || now + LIMIT_MS < wake)
 				wake = now + LIMIT_MS;
-		} else if (now >= accept_at &&
-		    (fp->idle > 0 || fp->total < fp->pol.max)) {
+		} else if (now >= accept_at && fp->idle > 0) {
 			fp->pfd[n] = (struct pollfd){ .fd = srv->lfd,
 			    .events = POLLIN };
 			fp->pslot[n++] = -2;

@@ -12,9 +12,11 @@
  *
  * Pool size (engine/pool.h): -w N threads at start (default 2 x online
  * CPUs, at least 4).  After each batch of accepts the main thread starts
- * enough threads to keep 2 idle ones beyond the queued connections, up to
- * --max-workers (default 256), so persistent clients beyond the initial
- * size are served.  A worker that ends a connection with the queue empty
+ * enough threads to keep 2 idle ones beyond the connections queued for
+ * POOL_PATIENCE_MS or more, up to --max-workers (default 256), so
+ * persistent clients beyond the initial size are served; connections
+ * queued for less are left to busy workers that took theirs as recently
+ * (engine/pool.h, patience).  A worker that ends a connection with the queue empty
  * while as many others as the initial size are idle exits and is joined,
  * so an idle pool shrinks back to N.  The summary's spread counts
  * connections per worker slot.  Stacks are 256 KiB.
@@ -42,6 +44,7 @@
 struct pqueue {
 	struct tpool tp;	/* first: a worker finds us from its tpool */
 	int *q;			/* under tp.mu: the ring */
+	int64_t *qt;		/* under tp.mu: when each was queued */
 	int cap, head, len;	/* under tp.mu */
 	bool main_waits;	/* under tp.mu: main stopped polling, ring full */
 };
@@ -68,15 +71,17 @@ worker(void *arg)
 		pq->len--;
 		wake = pq->main_waits;
 		pq->main_waits = false;
-		(void)tpool_took(tp);	/* the main thread grows the pool */
+		if (tpool_took(tp, w->slot))	/* spares short: main decides */
+			wake = true;
 		pthread_mutex_unlock(&tp->mu);
 		if (wake)
 			pool_notify(tp->notify[1]);
 		serve_blocking(tp->srv, fd, w->slot);
 		pthread_mutex_lock(&tp->mu);
-		if (pq->len > 0 && !server_closing())
+		if (pq->len > 0 && !server_closing()) {
 			tp->idle++;	/* work is waiting: stay for it */
-		else if (!tpool_stay(tp)) {
+			pool_slot_idle(tp->srv, w->slot);
+		} else if (!tpool_stay(tp, w->slot)) {
 			idle = false;
 			break;
 		}
@@ -108,6 +113,7 @@ accept_some(struct pqueue *pq, int64_t *resume)
 		}
 		pthread_mutex_lock(&tp->mu);
 		pq->q[(pq->head + pq->len) % pq->cap] = fd;
+		pq->qt[(pq->head + pq->len) % pq->cap] = pool_now_ms();
 		pq->len++;
 		pthread_cond_signal(&tp->cv);
 		if (pq->len == pq->cap) {
@@ -130,12 +136,21 @@ pq_loop(struct pqueue *pq)
 	while (!server_stopping()) {
 		int64_t now = pool_now_ms(), wake = -1;
 		bool full;
-		int r;
+		int r, waiting = 0;
 
-		if (now >= grow_at && tpool_grow(tp, &pq->len) == -1)
+		/* Queued for POOL_PATIENCE_MS or more: the demand to grow for. */
+		pthread_mutex_lock(&tp->mu);
+		while (waiting < pq->len && now - pq->qt[(pq->head + waiting) %
+		    pq->cap] >= POOL_PATIENCE_MS)
+			waiting++;
+		pthread_mutex_unlock(&tp->mu);
+
+		if (now >= grow_at && tpool_grow(tp, &waiting) == -1)
 			grow_at = now + PAUSE_MS;	/* pthread_create failed */
 		if (now < grow_at)
 			wake = grow_at;
+		else if (tpool_timeout(tp) >= 0)
+			wake = now + tpool_timeout(tp);
 		if (now < accept_at && (wake == -1 || accept_at < wake))
 			wake = accept_at;
 		pthread_mutex_lock(&tp->mu);
@@ -178,8 +193,10 @@ pq_run(struct server *srv)
 		return err;
 	}
 	pq->cap = pq->tp.pol.max;
-	if ((pq->q = calloc((size_t)pq->cap, sizeof(*pq->q))) == NULL) {
+	if ((pq->q = calloc((size_t)pq->cap, sizeof(*pq->q))) == NULL ||
+	    (pq->qt = calloc((size_t)pq->cap, sizeof(*pq->qt))) == NULL) {
 		err = -errno;
+		free(pq->q);
 		tpool_fini(&pq->tp);
 		free(pq);
 		return err;
@@ -194,6 +211,7 @@ pq_run(struct server *srv)
 	}
 	tpool_fini(&pq->tp);
 	free(pq->q);
+	free(pq->qt);
 	free(pq);
 	return err;
 }

@@ -77,13 +77,13 @@ worker(void *arg)
 			break;
 		}
 		pthread_mutex_lock(&tp->mu);
-		wake = tpool_took(tp);
+		wake = tpool_took(tp, w->slot);
 		pthread_mutex_unlock(&tp->mu);
 		if (wake)
 			pool_notify(tp->notify[1]);
 		serve_blocking(srv, fd, w->slot);
 		pthread_mutex_lock(&tp->mu);
-		idle = tpool_stay(tp);
+		idle = tpool_stay(tp, w->slot);
 		pthread_mutex_unlock(&tp->mu);
 		if (!idle)
 			break;
@@ -115,8 +115,8 @@ prethread_run(struct server *srv)
 
 		if (now >= resume && tpool_grow(&pt->tp, NULL) == -1)
 			resume = now + PAUSE_MS;	/* pthread_create failed */
-		if (tpool_wait(&pt->tp, -1,
-		    now < resume ? (int)(resume - now) : -1) == -1) {
+		if (tpool_wait(&pt->tp, -1, now < resume ?
+		    (int)(resume - now) : tpool_timeout(&pt->tp)) == -1) {
 			err = -errno;
 			break;
 		}

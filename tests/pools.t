@@ -130,4 +130,30 @@ for MODEL in $PROCESS_MODELS $THREAD_MODELS; do
 	    "$MODEL: every worker ended on time"
 done
 
+# Patience (engine/pool.h): 16 clients making short connections keep every
+# worker busy for microseconds at a time; the pool must not grow to the
+# number of clients (it did: 22-56 workers, and prefork-fdpass forked all
+# along).  The summary's workers= is the highest slot ever used.
+for MODEL in $PROCESS_MODELS $THREAD_MODELS; do
+	log=$T/$MODEL-short.log
+	: >"$log"
+	if ! start_server "$log" "$BIN/concurd" -m "$MODEL" -s echo -p 0 \
+	    -b 127.0.0.1 -w "$INITIAL" --max-workers 64; then
+		fail "$MODEL: starts"
+		continue
+	fi
+	out=$("$BIN/concurbench" 127.0.0.1 "$PORT" -m connrate -c 16 -t 1 \
+	    -n 3000 --close reset --io-timeout 10s 2>&1)
+	like "$out" "requests +3000 in" \
+	    "$MODEL: 3000 short connections from 16 clients" || diag "$out"
+	stop_server TERM
+	n=$(sed -n 's/.*summary:.* workers=\([0-9]*\).*/\1/p' "$log")
+	if [ -n "$n" ] && [ "$n" -le $((2 * INITIAL)) ]; then
+		pass "$MODEL: the pool stayed at $n workers (<= $((2 * INITIAL)))"
+	else
+		fail "$MODEL: the pool grew to ${n:-?} workers for short connections" \
+		    "$(grep summary: "$log")"
+	fi
+done
+
 done_testing
