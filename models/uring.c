@@ -6,9 +6,11 @@
  * takes no lock.  On the ring:
  *   - a multishot accept on the shared listener (the kernel wakes one ring
  *     per connection: accept polls are exclusive);
- *   - per connection, a multishot receive that picks its buffer from the
- *     worker's provided-buffer ring, so an idle connection holds no buffer
- *     at all, only its struct conn (about 150 bytes plus the service state);
+ *   - per connection, a receive that picks its buffer from the worker's
+ *     provided-buffer ring when data arrives, so an idle connection holds
+ *     no buffer at all, only its struct conn (about 150 bytes plus the
+ *     service state); services that never reply (SVC_READ_ALWAYS) get a
+ *     multishot receive, and their buffers go straight back;
  *   - sends straight from what the service emitted: for echo that is the
  *     provided buffer itself, which goes back to the pool when the send
  *     completes.  No copy, no allocation per request.
@@ -18,21 +20,20 @@
  * Backpressure (service.h rule 4): a connection is not read while its
  * output is pending.  A send from a pool buffer may not wait (MSG_DONTWAIT):
  * what the socket does not take at once is copied into the connection's
- * own OWN_SIZE buffer and the pool buffer goes back, so a peer that never
- * reads pins one emission of its own, never the pool other connections
- * need.  SVC_READ_ALWAYS services are fed by a multishot receive as data
- * arrives and their buffers go straight back (input held while a receive
- * completes out of turn waits on a per-connection list; HOLD_MAX of them
- * stop the receive).
+ * own buffer (malloc'd, at most SVC_EMIT_MAX, freed once sent) and the
+ * pool buffer goes back, so a peer that never reads holds one emission of
+ * its own, never the pool other connections need.
  *
- * Large transfers: a receive that fills a 16 KiB pool buffer says more is
- * waiting; the connection then receives into its own 64 KiB buffer (like
- * the readiness loops' one read of SVC_RECV_MAX) until a receive would have
- * fitted a pool buffer again, when the own buffer is freed.  With pool
- * buffers alone a 256 KiB message took sixteen receive/send round trips
- * in turn: x0.43 of the epoll reference's rate at 256 KiB ping-pong, x0.7-1.0
- * with this (docs/peers-followup.md).  Pool buffers stay small so that an
- * idle loop's touched memory stays small (2 MiB per ring at most).
+ * Large transfers: a receive that fills a 16 KiB buffer says more is
+ * waiting; the connection's next receive picks from a second, smaller pool
+ * of 64 KiB buffers (one receive and one send per SVC_RECV_MAX, like the
+ * readiness loops' reads) until a receive would have fitted a small buffer
+ * again; if that pool is dry it just uses the small one.  With 16 KiB
+ * buffers alone a 256 KiB message took sixteen receive/send round trips in
+ * turn: x0.43 of the epoll reference's rate at 256 KiB ping-pong
+ * (docs/peers.md).  Both pools are provided buffers, so an idle connection
+ * holds none, whatever it sent before; together 3 MiB per ring at most,
+ * touched as used.
  *
  * Where the kernel is older: without buffer rings (before 5.19) buffers are
  * provided with IORING_OP_PROVIDE_BUFFERS; without multishot receive or
@@ -80,10 +81,12 @@
 #define CQ_ENTRIES	4096	/* multishot requests post many CQEs */
 #define NBUF		128	/* receive buffers per ring (power of 2) */
 #define BUF_SIZE	(16 * 1024)	/* 2 MiB per ring, touched as used */
-#define OWN_SIZE	SVC_RECV_MAX	/* a connection's own buffer */
+#define NBIG		16	/* 64 KiB buffers for large transfers */
+#define BIG_SIZE	SVC_RECV_MAX	/* 1 MiB per ring */
+#define BGID_BIG	1
+#define BID_BIG		0x8000	/* in a bid: from the big pool */
 #define BGID		0
 #define NO_BID		0xffff
-#define HOLD_MAX	4	/* held buffers before the receive is stopped */
 #define FREE_MAX	256	/* struct conns kept for reuse */
 #define BACKOFF_MS	100	/* accept pause on EMFILE */
 #define STOP_WAIT_S	5	/* stop: wait this long for cancellations */
@@ -99,11 +102,12 @@ struct conn {
 	struct conn *snext;		/* the loop's starved list */
 	int fd;
 	uint16_t out_bid;	/* buffer the pending output points into */
-	char *own;		/* OWN_SIZE bytes, or NULL: see "Large transfers" */
+	char *own;		/* unsent output a slow reader left, or NULL */
 	uint16_t held_head, held_tail, held_n;	/* input waiting its turn */
 	bool recv_armed, recv_cancel, sending, closing, starved;
 	bool rd_eof, eof_done, done, need_more;
-	bool bulk;		/* receive into own, not from the pool */
+	bool bulk;		/* receive from the big pool */
+	bool recv_big;		/* the receive in flight is from the big pool */
 	bool send_nowait;	/* the send in flight may not wait */
 	int err;		/* the errno that ended it, or 0 */
 	uint8_t inflight;	/* requests whose last CQE has not come */
@@ -132,6 +136,10 @@ struct loop {
 	char *bufs;		/* NBUF * BUF_SIZE */
 	struct io_uring_buf_ring *br;	/* NULL: legacy provided buffers */
 	int br_pending;		/* added to br, not yet published */
+	char *big;		/* NBIG * BIG_SIZE */
+	struct io_uring_buf_ring *brbig;
+	int brbig_pending;
+	bool legacy_bufs;	/* no buffer rings: PROVIDE_BUFFERS */
 	int nfree;		/* buffers the kernel can use */
 	uint32_t blen[NBUF];	/* bytes in a held buffer */
 	uint16_t bnext[NBUF];	/* held lists */
@@ -172,71 +180,111 @@ cancel(struct loop *lp, uint64_t ud)
 
 /* -- receive buffers ------------------------------------------------------ */
 
+/* bid: a small pool buffer, or BID_BIG | n for big buffer n. */
 static char *
 buf_at(struct loop *lp, unsigned bid)
 {
+	if (bid & BID_BIG)
+		return lp->big + (size_t)(bid & ~BID_BIG) * BIG_SIZE;
 	return lp->bufs + (size_t)bid * BUF_SIZE;
 }
 
 static void
 buf_put(struct loop *lp, unsigned bid)
 {
-	if (lp->br != NULL) {
-		io_uring_buf_ring_add(lp->br, buf_at(lp, bid), BUF_SIZE,
-		    (unsigned short)bid, io_uring_buf_ring_mask(NBUF),
-		    lp->br_pending++);
+	bool big = bid & BID_BIG;
+	unsigned n = bid & ~BID_BIG;
+	unsigned size = big ? BIG_SIZE : BUF_SIZE;
+
+	if (!lp->legacy_bufs) {
+		io_uring_buf_ring_add(big ? lp->brbig : lp->br, buf_at(lp, bid),
+		    size, (unsigned short)n,
+		    io_uring_buf_ring_mask(big ? NBIG : NBUF),
+		    big ? lp->brbig_pending++ : lp->br_pending++);
 	} else {
 		struct io_uring_sqe *sqe = sqe_get(lp);
 
-		io_uring_prep_provide_buffers(sqe, buf_at(lp, bid), BUF_SIZE, 1,
-		    BGID, (int)bid);
+		io_uring_prep_provide_buffers(sqe, buf_at(lp, bid), (int)size,
+		    1, big ? BGID_BIG : BGID, (int)n);
 		io_uring_sqe_set_data64(sqe, OP_IGNORE);
 	}
-	lp->nfree++;
+	if (!big)
+		lp->nfree++;	/* the starved wait for small ones only */
+}
+
+/* A buffer ring of n entries for group bgid, or NULL (errno set). */
+static struct io_uring_buf_ring *
+ring_register(struct loop *lp, unsigned n, int bgid, int *err)
+{
+	struct io_uring_buf_reg reg;
+	struct io_uring_buf_ring *br;
+	size_t size = n * sizeof(struct io_uring_buf);
+
+	br = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (br == MAP_FAILED) {
+		*err = -errno;
+		return NULL;
+	}
+	io_uring_buf_ring_init(br);
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uint64_t)(uintptr_t)br;
+	reg.ring_entries = n;
+	reg.bgid = (unsigned short)bgid;
+	if ((*err = io_uring_register_buf_ring(&lp->ring, &reg, 0)) < 0) {
+		munmap(br, size);
+		return NULL;
+	}
+	return br;
+}
+
+static void *
+pool_map(size_t size, int *err)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		*err = -errno;
+		return NULL;
+	}
+	return p;
 }
 
 static int
 bufs_init(struct loop *lp)
 {
-	struct io_uring_buf_reg reg;
 	struct io_uring_sqe *sqe;
-	size_t brsize = NBUF * sizeof(struct io_uring_buf);
 	unsigned i;
-	int r;
+	int r = 0;
 
-	lp->bufs = mmap(NULL, (size_t)NBUF * BUF_SIZE, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (lp->bufs == MAP_FAILED) {
-		lp->bufs = NULL;
-		return -errno;
-	}
-	lp->br = mmap(NULL, brsize, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (lp->br == MAP_FAILED) {
-		lp->br = NULL;
-		return -errno;
-	}
-	io_uring_buf_ring_init(lp->br);
-	memset(&reg, 0, sizeof(reg));
-	reg.ring_addr = (uint64_t)(uintptr_t)lp->br;
-	reg.ring_entries = NBUF;
-	reg.bgid = BGID;
-	r = io_uring_register_buf_ring(&lp->ring, &reg, 0);
-	if (r < 0) {
+	if ((lp->bufs = pool_map((size_t)NBUF * BUF_SIZE, &r)) == NULL ||
+	    (lp->big = pool_map((size_t)NBIG * BIG_SIZE, &r)) == NULL)
+		return r;
+	lp->br = ring_register(lp, NBUF, BGID, &r);
+	if (lp->br != NULL &&
+	    (lp->brbig = ring_register(lp, NBIG, BGID_BIG, &r)) == NULL)
+		return r;
+	if (lp->br == NULL) {
 		/* Before 5.19: the legacy way, one PROVIDE_BUFFERS per return. */
 		log_debug("uring: no buffer rings (%s); providing buffers",
 		    strerror(-r));
-		munmap(lp->br, brsize);
-		lp->br = NULL;
+		lp->legacy_bufs = true;
 		sqe = sqe_get(lp);
 		io_uring_prep_provide_buffers(sqe, lp->bufs, BUF_SIZE, NBUF,
 		    BGID, 0);
+		io_uring_sqe_set_data64(sqe, OP_IGNORE);
+		sqe = sqe_get(lp);
+		io_uring_prep_provide_buffers(sqe, lp->big, BIG_SIZE, NBIG,
+		    BGID_BIG, 0);
 		io_uring_sqe_set_data64(sqe, OP_IGNORE);
 		lp->nfree = NBUF;
 		return 0;
 	}
 	for (i = 0; i < NBUF; i++)
 		buf_put(lp, i);
+	for (i = 0; i < NBIG; i++)
+		buf_put(lp, BID_BIG | i);
 	return 0;
 }
 
@@ -247,6 +295,10 @@ bufs_publish(struct loop *lp)
 		io_uring_buf_ring_advance(lp->br, lp->br_pending);
 		lp->br_pending = 0;
 	}
+	if (lp->brbig_pending > 0) {
+		io_uring_buf_ring_advance(lp->brbig, lp->brbig_pending);
+		lp->brbig_pending = 0;
+	}
 }
 
 static void
@@ -254,8 +306,12 @@ bufs_free(struct loop *lp)
 {
 	if (lp->br != NULL)
 		munmap(lp->br, NBUF * sizeof(struct io_uring_buf));
+	if (lp->brbig != NULL)
+		munmap(lp->brbig, NBIG * sizeof(struct io_uring_buf));
 	if (lp->bufs != NULL)
 		munmap(lp->bufs, (size_t)NBUF * BUF_SIZE);
+	if (lp->big != NULL)
+		munmap(lp->big, (size_t)NBIG * BIG_SIZE);
 }
 
 /* -- connections ---------------------------------------------------------- */
@@ -265,22 +321,17 @@ recv_arm(struct loop *lp, struct conn *c)
 {
 	struct io_uring_sqe *sqe = sqe_get(lp);
 
-	if (c->bulk) {
-		io_uring_prep_recv(sqe, c->fd, c->own, OWN_SIZE, 0);
-		io_uring_sqe_set_data64(sqe, UD(c, OP_RECV));
-		c->recv_armed = true;
-		c->inflight++;
-		return;
-	}
+	c->recv_big = c->bulk;
 	if (lp->recv_multishot && (lp->svc->flags & SVC_READ_ALWAYS)) {
 		io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
 	} else {
-		io_uring_prep_recv(sqe, c->fd, NULL, BUF_SIZE, 0);
+		io_uring_prep_recv(sqe, c->fd, NULL,
+		    c->recv_big ? BIG_SIZE : BUF_SIZE, 0);
 		if (lp->recv_poll_first)
 			sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
 	}
 	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = BGID;
+	sqe->buf_group = c->recv_big ? BGID_BIG : BGID;
 	io_uring_sqe_set_data64(sqe, UD(c, OP_RECV));
 	c->recv_armed = true;
 	c->inflight++;
@@ -376,9 +427,10 @@ apply(struct loop *lp, struct conn *c, int r)
 }
 
 static bool
-out_points_into(const struct svc_out *o, const char *buf)
+out_points_into(const struct svc_out *o, const char *buf, unsigned bid)
 {
-	uintptr_t lo = (uintptr_t)buf, hi = lo + BUF_SIZE;
+	uintptr_t lo = (uintptr_t)buf;
+	uintptr_t hi = lo + (bid & BID_BIG ? BIG_SIZE : BUF_SIZE);
 	int i;
 
 	for (i = 0; i < o->n; i++) {
@@ -390,15 +442,6 @@ out_points_into(const struct svc_out *o, const char *buf)
 	return false;
 }
 
-/* The connection's own buffer, allocated on first use: 0, or -1 (ENOMEM). */
-static int
-own_get(struct conn *c)
-{
-	if (c->own == NULL && (c->own = malloc(OWN_SIZE)) == NULL)
-		return -1;
-	return 0;
-}
-
 /* A send from a pool buffer left output the socket would not take: move it
  * into the connection's own buffer and give the pool buffer back, so a slow
  * reader holds nothing other connections need.  Called with no receive into
@@ -406,24 +449,21 @@ own_get(struct conn *c)
 static void
 own_keep(struct loop *lp, struct conn *c)
 {
-	size_t n = 0;
+	size_t n = 0, len = svc_out_len(&c->out);
+	char *own = malloc(len);
 	int i;
 
-	if (own_get(c) == -1) {
+	if (own == NULL) {
 		log_warn("uring: fd %d: buffer for unsent output", c->fd);
 		conn_end(lp, c, ENOMEM);
 		return;
 	}
-	if (svc_out_len(&c->out) > OWN_SIZE) {	/* service.h: SVC_EMIT_MAX */
-		log_warnx("uring: service %s emitted more than %d bytes",
-		    lp->svc->name, SVC_EMIT_MAX);
-		conn_end(lp, c, EMSGSIZE);
-		return;
-	}
 	for (i = 0; i < c->out.n; i++) {
-		memcpy(c->own + n, c->out.iov[i].iov_base, c->out.iov[i].iov_len);
+		memcpy(own + n, c->out.iov[i].iov_base, c->out.iov[i].iov_len);
 		n += c->out.iov[i].iov_len;
 	}
+	free(c->own);	/* NULL: output pointed into a pool buffer */
+	c->own = own;
 	c->out.iov[0].iov_base = c->own;
 	c->out.iov[0].iov_len = n;
 	c->out.n = 1;
@@ -431,24 +471,32 @@ own_keep(struct loop *lp, struct conn *c)
 	c->out_bid = NO_BID;
 }
 
-/* Hand the oldest held buffer to input(); it stays out of the pool while
- * the output points into it. */
+/* Hand a received buffer to input(); it stays out of the pool while the
+ * output points into it. */
 static void
-feed_held(struct loop *lp, struct conn *c)
+feed(struct loop *lp, struct conn *c, unsigned bid, size_t len)
 {
-	unsigned bid = c->held_head;
 	char *buf = buf_at(lp, bid);
 	int r;
 
-	c->held_head = lp->bnext[bid];
-	c->held_n--;
 	c->need_more = true;
-	r = lp->svc->input(c->st, buf, lp->blen[bid], &c->out);
-	if (c->out.n > 0 && out_points_into(&c->out, buf))
+	r = lp->svc->input(c->st, buf, len, &c->out);
+	if (c->out.n > 0 && out_points_into(&c->out, buf, bid))
 		c->out_bid = (uint16_t)bid;
 	else
 		buf_put(lp, bid);
 	apply(lp, c, r);
+}
+
+/* The oldest held buffer to input(). */
+static void
+feed_held(struct loop *lp, struct conn *c)
+{
+	unsigned bid = c->held_head;
+
+	c->held_head = lp->bnext[bid];
+	c->held_n--;
+	feed(lp, c, bid, lp->blen[bid]);
 }
 
 /*
@@ -551,22 +599,24 @@ on_recv(struct loop *lp, struct conn *c, int res, unsigned flags)
 		c->recv_cancel = false;
 		c->inflight--;
 	}
-	if (res > 0 && !(flags & IORING_CQE_F_BUFFER)) {
-		/* Into the connection's own buffer (c->bulk when armed). */
-		c->in += (uint64_t)res;
-		if (!c->closing) {
-			/* Smaller than a pool buffer: back to the pool. */
+	if (res > 0 && (flags & IORING_CQE_F_BUFFER) && c->recv_big) {
+		unsigned bid = BID_BIG | (flags >> IORING_CQE_BUFFER_SHIFT);
+
+		if (c->closing) {
+			buf_put(lp, bid);
+		} else {
+			/* Smaller than a small buffer: back to those. */
+			c->in += (uint64_t)res;
 			c->bulk = res >= BUF_SIZE;
-			c->need_more = true;
-			apply(lp, c, lp->svc->input(c->st, c->own, (size_t)res,
-			    &c->out));
+			feed(lp, c, bid, (size_t)res);
 		}
+	} else if (res == -ENOBUFS && c->recv_big) {
+		c->bulk = false;	/* the big pool is dry: use a small one */
 	} else if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
 		unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
 
 		lp->nfree--;
-		if (res == BUF_SIZE && !(lp->svc->flags & SVC_READ_ALWAYS) &&
-		    own_get(c) == 0)
+		if (res == BUF_SIZE && !(lp->svc->flags & SVC_READ_ALWAYS))
 			c->bulk = true;	/* more is waiting: see above */
 		if (c->closing) {
 			buf_put(lp, bid);
@@ -668,10 +718,8 @@ on_send(struct loop *lp, struct conn *c, int res)
 				buf_put(lp, c->out_bid);
 				c->out_bid = NO_BID;
 			}
-			if (!c->bulk) {	/* a slow reader's copy, or bulk over */
-				free(c->own);
-				c->own = NULL;
-			}
+			free(c->own);	/* a slow reader's copy, sent */
+			c->own = NULL;
 			c->need_more = true;
 		}
 	}
@@ -1055,6 +1103,8 @@ loop_teardown(struct loop *lp)
 	/* Only after a failed stop: the kernel may still hold requests on
 	 * these; closing the ring cancels them. */
 	while ((c = lp->conns) != NULL) {
+		if (c->inflight > 0)
+			c->own = NULL;	/* a send may still read it: leak it */
 		c->inflight = 0;
 		c->closing = true;
 		conn_release(lp, c);

@@ -127,6 +127,32 @@ else
 	fail "hold: starts"
 fi
 
+# -- idle after a large message: no buffer held ------------------------------
+# 300 connections each echo one 64 KiB message, then stay open and idle.
+# Receives pick provided buffers only when data arrives, so the server's
+# memory grows by its pools at most (3 MiB per ring), not 64 KiB per
+# connection (19 MiB here).
+if uring echo -w 1; then
+	r0=$(awk '/^VmRSS/ {print $2}' /proc/"$SERVER_PID"/status)
+	mkfifo "$T/big.in"
+	"$CONFORM" hold 127.0.0.1 "$PORT" --idle 300 --busy 0 --first 64k \
+	    <"$T/big.in" >"$T/big.out" 2>&1 &
+	HOLD_PID=$!
+	track "$HOLD_PID"
+	exec 7>"$T/big.in"
+	wait_for 20 grep -q ready "$T/big.out"
+	ok $? "idle after 64 KiB: 300 connections echoed 64 KiB each, byte-exact"
+	r1=$(awk '/^VmRSS/ {print $2}' /proc/"$SERVER_PID"/status)
+	[ $((r1 - r0)) -lt 8192 ]
+	ok $? "idle after 64 KiB: server RSS +$((r1 - r0)) KiB < 8 MiB"
+	stop_server
+	exec 7>&-
+	wait "$HOLD_PID"
+	ok $? "idle after 64 KiB: every connection closed by the server at stop"
+else
+	fail "idle after 64 KiB: starts"
+fi
+
 # -- EMFILE: pause, no spin ---------------------------------------------------
 # 24 descriptors: stdio, signal pipe, listener, eventfd, the ring leave
 # about 16 for connections; 30 clients run it out.

@@ -535,6 +535,30 @@ echo_once(int fd, const char *msg, int ms, const char *what)
 		failx("%s: echo differs from what was sent", what);
 }
 
+/* One round trip of len pattern bytes (up to 1 MiB), checked. */
+static void
+echo_sized(int fd, size_t len, int ms, const char *what)
+{
+	char *out = malloc(len), *in = malloc(len);
+	enum end how;
+	size_t i, n;
+	int err;
+
+	if (out == NULL || in == NULL)
+		failx("out of memory");
+	for (i = 0; i < len; i++)
+		out[i] = (char)('a' + i % 26);
+	must_write(fd, out, len, now_ms() + ms, what);
+	n = read_until(fd, in, len, now_ms() + ms, &how, &err);
+	if (how != END_FULL)
+		failx("%s: %zu of %zu bytes echoed, then %s", what, n, len,
+		    end_text(how, err));
+	if (memcmp(in, out, len) != 0)
+		failx("%s: echo differs from what was sent", what);
+	free(out);
+	free(in);
+}
+
 /* The iterative model: the second client is not served while the first is
  * connected, and is served as soon as it leaves. */
 static void
@@ -1260,7 +1284,7 @@ push_rounds(const int *fd, uint64_t *pushed, int from, int n, size_t msg)
 }
 
 static void
-hold(int nidle, int nbusy, int served, int life_s, size_t msg)
+hold(int nidle, int nbusy, int served, int life_s, size_t msg, size_t first)
 {
 	static char chunk[65536];
 	int n = nidle + nbusy, i, open;
@@ -1276,7 +1300,9 @@ hold(int nidle, int nbusy, int served, int life_s, size_t msg)
 	for (i = 0; i < n; i++) {
 		fd[i] = i >= nidle && msg > 0 ? small_window_connect() :
 		    tcp_connect();
-		if (i < nidle && i < served)
+		if (i < nidle && i < served && first > 0)
+			echo_sized(fd[i], first, 5000, "idle connection");
+		else if (i < nidle && i < served)
 			echo_once(fd[i], "idle\n", 5000, "idle connection");
 	}
 	/* Push until the buffers stay full for 50 ms (the server stopped
@@ -1359,7 +1385,7 @@ usage(void)
 	    "  nbytes-valid HOST PORT    nbytes-malformed HOST PORT\n"
 	    "  udp HOST PORT SERVICE     udp-guard HOST PORT\n"
 	    "  hold HOST PORT [--idle N] [--busy N] [--served N] [--life S]\n"
-	    "       [--msg BYTES]\n"
+	    "       [--msg BYTES] [--first BYTES]\n"
 	    "  refused HOST PORT\n"
 	    "exit: 0 conforms, 1 does not (reason on stderr), 64 usage,\n"
 	    "      77 cannot be checked here\n");
@@ -1389,7 +1415,7 @@ main(int argc, char **argv)
 {
 	uint64_t clients = 64, msgs = 4, seed = 1, timeout = 20;
 	uint64_t bytes = 0, idle = 3, busy = 3, served = 1000, life = 60;
-	uint64_t msg = 0;
+	uint64_t msg = 0, first = 0;
 	bool serial = false;
 	const char *svc = NULL;
 	int i;
@@ -1422,6 +1448,8 @@ main(int argc, char **argv)
 			busy = num_arg(argv, &i, argc, 0, 1000);
 		else if (strcmp(argv[i], "--served") == 0)
 			served = num_arg(argv, &i, argc, 0, 1000);
+		else if (strcmp(argv[i], "--first") == 0)
+			first = num_arg(argv, &i, argc, 1, 1 << 20);
 		else if (strcmp(argv[i], "--msg") == 0)
 			msg = num_arg(argv, &i, argc, 1, 65535);
 		else if (strcmp(argv[i], "--life") == 0)
@@ -1469,7 +1497,7 @@ main(int argc, char **argv)
 		udp_guard();
 	else if (strcmp(check, "hold") == 0)
 		hold((int)idle, (int)busy, (int)served, (int)life,
-		    (size_t)msg);
+		    (size_t)msg, (size_t)first);
 	else if (strcmp(check, "refused") == 0)
 		refused();
 	else
