@@ -155,13 +155,26 @@ p "**Server CPU per operation** is user+system time of the server's whole proces
 p "![server CPU per operation](peers.svg)\n\n";
 
 # --- targets ---------------------------------------------------------------
-my @ev = grep { $cell{'pp64/-'}{$_} } qw(concurd-epoll concurd-uring);
+# The event models, with their default loop count (one per CPU) and with
+# one loop, the like-for-like match for the single-threaded references.
+my @ev = grep { $cell{'pp64/-'}{$_} || $cell{'conn-reset/-'}{$_} }
+    qw(concurd-epoll concurd-uring concurd-epoll-w1 concurd-uring-w1);
 sub best_by {
 	my ($k, $f, @s) = @_;
 	my @c = grep { defined med($k, $_, $f) } @s;
 	return (sort { med($k, $a, $f) <=> med($k, $b, $f) } @c)[0];
 }
 sub verdict { return $_[0] ? '**met**' : '**not met**' }
+# best_meeting(cell, max_cpu_us, servers): the cheapest server that meets
+# both halves of a target (CPU per operation at most max_cpu_us, rate at
+# least 0.97 of the reference's within a round); if none does, the
+# cheapest.  The verdict is then about the best configuration there is.
+sub best_meeting {
+	my ($k, $max, @s) = @_;
+	my @ok = grep { defined med($k, $_, 'cpu_us') && med($k, $_, 'cpu_us') <= $max &&
+	    defined ratio($k, $_, $REF, 'rate') && ratio($k, $_, $REF, 'rate') >= 0.97 } @s;
+	return best_by($k, 'cpu_us', @ok ? @ok : @s);
+}
 # rverdict(cell, [servers], ref, cpu_ratio, rate_ratio): the best of the
 # servers by within-round CPU ratio against ref; met if at most cpu_ratio
 # and its rate ratio at least rate_ratio (default 0.97: the same rate).
@@ -186,13 +199,13 @@ sub sverdict {
 	return sprintf("%s ×%s libuv's GB/s (target ≥ ×1.2): %s", $b, fmt($x), verdict($x >= 1.2));
 }
 my @t;
-if (my $b = best_by('pp64/-', 'cpu_us', @ev)) {
+if (my $b = best_meeting('pp64/-', 5.0, @ev)) {
 	my ($c, $rr) = (med('pp64/-', $b, 'cpu_us'), ratio('pp64/-', $b, $REF, 'rate'));
 	push @t, ["64 persistent connections, 64 B", "≤ 5.0 µs/request, rate ≥ epoll-ref's",
 	    sprintf("%s: %s µs/request (epoll-ref %s, ×%s); rate ×%s epoll-ref's", $b, fmt($c), fmt(med('pp64/-', $REF, 'cpu_us')), fmt(ratio('pp64/-', $b, $REF, 'cpu_us')), fmt($rr)),
 	    verdict($c <= 5.0 && defined $rr && $rr >= 0.97), rverdict('pp64/-', \@ev, $REF, 5.0 / 6.2)];
 }
-if (my $b = best_by('conn-reset/-', 'cpu_us', @ev)) {
+if (my $b = best_meeting('conn-reset/-', 20, @ev)) {
 	my ($c, $rr) = (med('conn-reset/-', $b, 'cpu_us'), ratio('conn-reset/-', $b, $REF, 'rate'));
 	push @t, ["short connections, reset close", "≤ 20 µs/connection, rate ≥ epoll-ref's",
 	    sprintf("%s: %s µs/connection (epoll-ref %s); rate ×%s epoll-ref's", $b, fmt($c), fmt(med('conn-reset/-', $REF, 'cpu_us')), fmt($rr)),
