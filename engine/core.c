@@ -438,8 +438,12 @@ server_reap(pid_t *reaped, int max)
 	int status, n = 0;
 	pid_t pid;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (reaped != NULL && n < max)
+	/* With reaped, stop at max: a child reaped but not reported would
+	 * be lost to the caller, which keeps its pid (and may signal it
+	 * after the pid is reused).  Callers call again while n == max. */
+	while ((reaped == NULL || n < max) &&
+	    (pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (reaped != NULL)
 			reaped[n] = pid;
 		n++;
 		if (WIFEXITED(status) && WEXITSTATUS(status) != 0)

@@ -16,8 +16,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -95,6 +98,22 @@ pool_slot_idle(struct server *srv, int slot)
 	atomic_store(&srv->stats->slot[slot].busy, SLOT_IDLE);
 }
 
+/* Connections waiting in the listener's accept queue (Linux reports it as
+ * tcpi_unacked of a listening socket); 0 if it cannot say. */
+static int
+listen_backlog(int lfd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (getsockopt(lfd, IPPROTO_TCP, TCP_INFO, &ti, &len) == -1 ||
+	    len < offsetof(struct tcp_info, tcpi_unacked) +
+	    sizeof(ti.tcpi_unacked) || ti.tcpi_state != TCP_LISTEN)
+		return 0;
+	return ti.tcpi_unacked > 1024 * 1024 ? 1024 * 1024 :
+	    (int)ti.tcpi_unacked;
+}
+
 int
 pool_want_patient(const struct pool_policy *p, const struct server *srv,
     int idle, int total, int pending, bool *recheck)
@@ -114,6 +133,14 @@ pool_want_patient(const struct pool_policy *p, const struct server *srv,
 		    POOL_PATIENCE_MS)
 			young++;
 	want = pool_want(p, idle + young - pending, total);
+	/* Workers are held by long connections: start one for each client
+	 * waiting in the backlog too, not two per look (a burst of 1,000
+	 * persistent clients took 5 s to be served that way). */
+	if (idle + young - pending < p->min_spare) {
+		want += listen_backlog(srv->lfd);
+		if (total + want > p->max)
+			want = p->max - total;
+	}
 	*recheck = idle - pending + want < p->min_spare &&
 	    total + want < p->max;
 	return want;

@@ -253,8 +253,10 @@ void perip_give(struct perip *t, const uint8_t addr[16]);
 /* Monotonic microseconds. */
 uint64_t now_us(void);
 
-/* Reap children without blocking; returns how many were reaped.  Each
- * status is logged at verbose level.  Process models call this on SIGCHLD. */
+/* Reap children without blocking; returns how many were reaped.  With
+ * reaped, at most max, their pids stored: call again while it returns max.
+ * Each status is logged at verbose level.  Process models call this on
+ * SIGCHLD. */
 int server_reap(pid_t *reaped, int max);
 
 #endif
