@@ -262,28 +262,34 @@ server_pause(void)
  * waiting one is taken, the next fails), however far apart in time, and
  * several threads hit it at once; none of that is a new episode.
  */
-static atomic_bool overloaded;
-static _Atomic int overload_streak;
+static atomic_bool overloaded[OVERLOAD_KINDS];
+static _Atomic int overload_streak[OVERLOAD_KINDS];
 
 bool
-server_overload_begin(const char *what)
+server_overload_begin(int kind, const char *what)
 {
-	atomic_store(&overload_streak, 0);
-	if (!atomic_exchange(&overloaded, true)) {
+	atomic_store(&overload_streak[kind], 0);
+	if (!atomic_exchange(&overloaded[kind], true)) {
 		log_warn("%s; pausing", what);
 		return true;
 	}
 	return false;
 }
 
-void
-server_overload_end(void)
+bool
+server_overloaded(int kind)
 {
-	if (!atomic_load_explicit(&overloaded, memory_order_relaxed))
+	return atomic_load_explicit(&overloaded[kind], memory_order_relaxed);
+}
+
+void
+server_overload_end(int kind)
+{
+	if (!atomic_load_explicit(&overloaded[kind], memory_order_relaxed))
 		return;
-	if (atomic_fetch_add(&overload_streak, 1) + 1 < 4)
+	if (atomic_fetch_add(&overload_streak[kind], 1) + 1 < 4)
 		return;		/* still at the edge: same episode */
-	if (atomic_exchange(&overloaded, false))
+	if (atomic_exchange(&overloaded[kind], false))
 		log_info("resumed");
 }
 
@@ -386,7 +392,7 @@ server_accept_on(struct server *srv, int lfd, unsigned flags,
 		case ENOMEM:
 			if (reserved)
 				server_unreserve(srv);
-			server_overload_begin("accept");
+			server_overload_begin(OVERLOAD_ACCEPT, "accept");
 			if (!(flags & ACCEPT_NOPAUSE)) {
 				int e = errno;
 
@@ -414,7 +420,7 @@ server_accept_on(struct server *srv, int lfd, unsigned flags,
 			if (!server_accept_fatal(errno)) {
 				int e = errno;
 
-				server_overload_begin("accept");
+				server_overload_begin(OVERLOAD_ACCEPT, "accept");
 				if (!(flags & ACCEPT_NOPAUSE))
 					server_pause();
 				errno = e;
@@ -425,7 +431,7 @@ server_accept_on(struct server *srv, int lfd, unsigned flags,
 	if (!reserved)
 		atomic_fetch_add_explicit(&srv->stats->active, 1,
 		    memory_order_relaxed);
-	server_overload_end();
+	server_overload_end(OVERLOAD_ACCEPT);
 	atomic_fetch_add_explicit(&srv->stats->accepted, 1, memory_order_relaxed);
 	if (srv->socktype == SOCK_STREAM && !srv->nodelay_inherited)
 		(void)net_set_nodelay(fd, true);

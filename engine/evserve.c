@@ -297,7 +297,7 @@ conn_new(struct loop *l, int fd)
 
 	if (fd >= l->maxfds || (l->be->fd_limit && fd >= l->be->fd_limit)) {
 		/* select() cannot watch descriptors past FD_SETSIZE. */
-		if (server_overload_begin(l->be->name))
+		if (server_overload_begin(OVERLOAD_ACCEPT, l->be->name))
 			log_warnx("%s: descriptor %d is past the backend's "
 			    "limit of %d; refusing connections", l->be->name,
 			    fd, l->be->fd_limit ? l->be->fd_limit : l->maxfds);

@@ -135,8 +135,11 @@ pool_want_patient(const struct pool_policy *p, const struct server *srv,
 	want = pool_want(p, idle + young - pending, total);
 	/* Workers are held by long connections: start one for each client
 	 * waiting in the backlog too, not two per look (a burst of 1,000
-	 * persistent clients took 5 s to be served that way). */
-	if (idle + young - pending < p->min_spare) {
+	 * persistent clients took 5 s to be served that way).  Not while
+	 * this process cannot accept (EMFILE): its threads could not take
+	 * them either (a child process has descriptors of its own). */
+	if (idle + young - pending < p->min_spare &&
+	    !server_overloaded(OVERLOAD_ACCEPT)) {
 		want += listen_backlog(srv->lfd);
 		if (total + want > p->max)
 			want = p->max - total;
@@ -450,10 +453,10 @@ prefork_grow(struct server *srv, struct prefork *pf,
 		if (pool_fork(srv, pol->max, prefork_child, pf) == -1) {
 			atomic_fetch_sub(&pf->b->idle, 1);
 			atomic_fetch_sub(&pf->b->total, 1);
-			server_overload_begin("fork");
+			server_overload_begin(OVERLOAD_WORKERS, "fork");
 			return false;
 		}
-		server_overload_end();
+		server_overload_end(OVERLOAD_WORKERS);
 	}
 	return true;
 }
@@ -603,7 +606,7 @@ tpool_grow(struct tpool *tp, const int *pending)
 		if (e != 0) {
 			pthread_mutex_unlock(&tp->mu);
 			errno = e;
-			server_overload_begin("pthread_create");
+			server_overload_begin(OVERLOAD_WORKERS, "pthread_create");
 			return -1;
 		}
 		w->state = TW_RUN;
@@ -614,7 +617,7 @@ tpool_grow(struct tpool *tp, const int *pending)
 			atomic_store(&s->nslots, i + 1);
 	}
 	pthread_mutex_unlock(&tp->mu);
-	server_overload_end();
+	server_overload_end(OVERLOAD_WORKERS);
 	return 0;
 }
 

@@ -164,10 +164,18 @@ void server_set_stats_interval(int ms);
 
 /* Resource exhaustion (EMFILE, fork EAGAIN...): the first call of an
  * episode logs "WHAT: strerror(errno); pausing" and returns true; later ones
- * are silent until server_overload_end() logs "resumed".  server_pause()
- * sleeps 100 ms, the back-off that keeps a loop from spinning. */
-bool server_overload_begin(const char *what);
-void server_overload_end(void);
+ * are silent until server_overload_end() of the same kind logs "resumed"
+ * (after a few successes in a row).  Two kinds, each its own episode:
+ * taking connections (accept; ended by an accept that works) and starting
+ * workers (fork, pthread_create; ended by one that works), so a pool that
+ * starts a thread during an EMFILE episode does not end it.
+ * server_pause() sleeps 100 ms, the back-off that keeps a loop from
+ * spinning. */
+enum { OVERLOAD_ACCEPT, OVERLOAD_WORKERS, OVERLOAD_KINDS };
+bool server_overload_begin(int kind, const char *what);
+void server_overload_end(int kind);
+/* Is an episode of this kind going on (in this process)? */
+bool server_overloaded(int kind);
 void server_pause(void);
 
 /* Accept one connection, TCP_NODELAY set.  Returns the descriptor

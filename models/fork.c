@@ -132,12 +132,12 @@ fork_run(struct server *srv)
 		if (pid == -1) {
 			/* EAGAIN/ENOMEM: the client is dropped, we back off. */
 			server_drop(srv, fd);
-			server_overload_begin("fork");
+			server_overload_begin(OVERLOAD_WORKERS, "fork");
 			server_pause();
 			continue;
 		}
 		close(fd);
-		server_overload_end();
+		server_overload_end(OVERLOAD_WORKERS);
 		if (pidset_add(&kids, pid) == -1)
 			log_warn("cannot track child %d", (int)pid);
 		log_verbose("child %d serves the connection", (int)pid);

@@ -240,10 +240,10 @@ grow(struct server *srv, struct fdpass *fp)
 
 	for (; want > 0; want--) {
 		if (spawn(srv, fp) == -1) {
-			server_overload_begin("fork");
+			server_overload_begin(OVERLOAD_WORKERS, "fork");
 			return false;
 		}
-		server_overload_end();
+		server_overload_end(OVERLOAD_WORKERS);
 	}
 	return true;
 }
@@ -265,7 +265,7 @@ hand_off(struct server *srv, struct fdpass *fp, int fd)
 			if (fp->st[i] == C_IDLE && fp->sock[i] != -1)
 				break;
 		if (i == fp->pol.max && (i = spawn(srv, fp)) == -1) {
-			server_overload_begin("fork");
+			server_overload_begin(OVERLOAD_WORKERS, "fork");
 			fp->pending = -1;
 			return -1;
 		}

@@ -162,11 +162,11 @@ thread_run(struct server *srv)
 		if (e != 0) {
 			errno = e;
 			server_drop(srv, fd);
-			server_overload_begin("pthread_create");
+			server_overload_begin(OVERLOAD_WORKERS, "pthread_create");
 			server_pause();
 			continue;
 		}
-		server_overload_end();
+		server_overload_end(OVERLOAD_WORKERS);
 	}
 	end_threads(srv, &l);
 	pthread_attr_destroy(&attr);

@@ -823,7 +823,7 @@ on_accept(struct loop *lp, int res, unsigned flags)
 		    memory_order_relaxed);
 		if (!lp->srv->nodelay_inherited)
 			(void)net_set_nodelay(res, true);
-		server_overload_end();
+		server_overload_end(OVERLOAD_ACCEPT);
 		conn_new(lp, res);
 	} else if (server_stopping()) {
 		return;		/* the listener was shut: stop accepting */
@@ -831,7 +831,7 @@ on_accept(struct loop *lp, int res, unsigned flags)
 		switch (-res) {
 		case EMFILE: case ENFILE: case ENOBUFS: case ENOMEM:
 			errno = -res;
-			server_overload_begin("accept");
+			server_overload_begin(OVERLOAD_ACCEPT, "accept");
 			if (lp->accept_armed)
 				cancel(lp, OP_ACCEPT);
 			if (!lp->backoff_armed && !lp->stopping)
