@@ -69,6 +69,11 @@ $(B)/tests/%: tests/helpers/%.c $(B)/libconcur.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d $(LDFLAGS) -o $@ $< $(B)/libconcur.a $(LDLIBS)
 
+# Unit tests of the engine (unit_pool...) link it too.
+$(B)/tests/unit_pool: tests/helpers/unit_pool.c $(B)/libengine.a $(B)/libconcur.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d $(LDFLAGS) -o $@ $< $(B)/libengine.a $(B)/libconcur.a $(URING_LIBS) $(LDLIBS)
+
 $(B)/bench/%: bench/%.c $(B)/libconcur.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d $(LDFLAGS) -o $@ $< $(B)/libconcur.a $(LDLIBS)
