@@ -103,7 +103,6 @@ struct conn {
 	int fd;
 	uint16_t out_bid;	/* buffer the pending output points into */
 	char *own;		/* unsent output a slow reader left, or NULL */
-	uint16_t held_head, held_tail, held_n;	/* input waiting its turn */
 	bool recv_armed, recv_cancel, sending, closing, starved;
 	bool rd_eof, eof_done, done, need_more;
 	bool bulk;		/* receive from the big pool */
@@ -141,8 +140,6 @@ struct loop {
 	int brbig_pending;
 	bool legacy_bufs;	/* no buffer rings: PROVIDE_BUFFERS */
 	int nfree;		/* buffers the kernel can use */
-	uint32_t blen[NBUF];	/* bytes in a held buffer */
-	uint16_t bnext[NBUF];	/* held lists */
 
 	bool recv_multishot, recv_poll_first, accept_multishot;
 	bool accept_armed, backoff_armed, stop_armed, stopping;
@@ -392,11 +389,6 @@ conn_release(struct loop *lp, struct conn *c)
 			}
 	if (c->out_bid != NO_BID)
 		buf_put(lp, c->out_bid);
-	while (c->held_n > 0) {
-		buf_put(lp, c->held_head);
-		c->held_head = lp->bnext[c->held_head];
-		c->held_n--;
-	}
 	free(c->own);
 	if (close(c->fd) == -1 && errno != EINTR)
 		log_warn("uring: close fd %d", c->fd);
@@ -443,9 +435,9 @@ out_points_into(const struct svc_out *o, const char *buf, unsigned bid)
 }
 
 /* A send from a pool buffer left output the socket would not take: move it
- * into the connection's own buffer and give the pool buffer back, so a slow
- * reader holds nothing other connections need.  Called with no receive into
- * own in flight (a connection is not read while output is pending). */
+ * into a buffer of the connection's own (c->own is NULL here: it only ever
+ * holds output, and this output points into a pool buffer) and give the
+ * pool buffer back, so a slow reader holds nothing others need. */
 static void
 own_keep(struct loop *lp, struct conn *c)
 {
@@ -462,7 +454,6 @@ own_keep(struct loop *lp, struct conn *c)
 		memcpy(own + n, c->out.iov[i].iov_base, c->out.iov[i].iov_len);
 		n += c->out.iov[i].iov_len;
 	}
-	free(c->own);	/* NULL: output pointed into a pool buffer */
 	c->own = own;
 	c->out.iov[0].iov_base = c->own;
 	c->out.iov[0].iov_len = n;
@@ -488,20 +479,9 @@ feed(struct loop *lp, struct conn *c, unsigned bid, size_t len)
 	apply(lp, c, r);
 }
 
-/* The oldest held buffer to input(). */
-static void
-feed_held(struct loop *lp, struct conn *c)
-{
-	unsigned bid = c->held_head;
-
-	c->held_head = lp->bnext[bid];
-	c->held_n--;
-	feed(lp, c, bid, lp->blen[bid]);
-}
-
 /*
  * Drive the service as far as it can go without waiting: send what is
- * emitted, ask more() once output is drained, feed held input, deliver EOF,
+ * emitted, ask more() once output is drained, deliver EOF,
  * close when done; then make sure a receive is armed if input is wanted.
  * Frees c when it is closed and idle: the caller must not touch c after.
  */
@@ -531,10 +511,6 @@ conn_progress(struct loop *lp, struct conn *c)
 			apply(lp, c, svc->more(c->st, &c->out));
 			continue;
 		}
-		if (c->held_n > 0) {
-			feed_held(lp, c);
-			continue;
-		}
 		if (c->rd_eof) {
 			if (c->eof_done) {	/* nothing to come, nothing to send */
 				conn_end(lp, c, 0);
@@ -547,7 +523,7 @@ conn_progress(struct loop *lp, struct conn *c)
 		}
 		break;
 	}
-	if (!c->recv_armed && !c->starved && !c->rd_eof && c->held_n == 0 &&
+	if (!c->recv_armed && !c->starved && !c->rd_eof &&
 	    (!c->sending || (svc->flags & SVC_READ_ALWAYS)))
 		recv_arm(lp, c);
 }
@@ -599,25 +575,13 @@ on_recv(struct loop *lp, struct conn *c, int res, unsigned flags)
 		c->recv_cancel = false;
 		c->inflight--;
 	}
-	if (res > 0 && (flags & IORING_CQE_F_BUFFER) && c->recv_big) {
-		unsigned bid = BID_BIG | (flags >> IORING_CQE_BUFFER_SHIFT);
-
-		if (c->closing) {
-			buf_put(lp, bid);
-		} else {
-			/* Smaller than a small buffer: back to those. */
-			c->in += (uint64_t)res;
-			c->bulk = res >= BUF_SIZE;
-			feed(lp, c, bid, (size_t)res);
-		}
-	} else if (res == -ENOBUFS && c->recv_big) {
-		c->bulk = false;	/* the big pool is dry: use a small one */
-	} else if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
+	if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
 		unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
 
-		lp->nfree--;
-		if (res == BUF_SIZE && !(lp->svc->flags & SVC_READ_ALWAYS))
-			c->bulk = true;	/* more is waiting: see above */
+		if (c->recv_big)
+			bid |= BID_BIG;
+		else
+			lp->nfree--;
 		if (c->closing) {
 			buf_put(lp, bid);
 		} else if (lp->svc->flags & SVC_READ_ALWAYS) {
@@ -636,14 +600,16 @@ on_recv(struct loop *lp, struct conn *c, int res, unsigned flags)
 			}
 			apply(lp, c, r);
 		} else {
+			/* Not read while output is pending, and one receive at
+			 * a time: nothing else can be waiting, feed it now.  A
+			 * full small buffer says more is waiting (the big pool
+			 * next); less than that, back to the small one. */
 			c->in += (uint64_t)res;
-			lp->blen[bid] = (uint32_t)res;
-			if (c->held_n++ == 0)
-				c->held_head = (uint16_t)bid;
-			else
-				lp->bnext[c->held_tail] = (uint16_t)bid;
-			c->held_tail = (uint16_t)bid;
+			c->bulk = res >= BUF_SIZE;
+			feed(lp, c, bid, (size_t)res);
 		}
+	} else if (res == -ENOBUFS && c->recv_big) {
+		c->bulk = false;	/* the big pool is dry: use a small one */
 	} else if (res == 0) {
 		c->rd_eof = true;
 	} else if (res == -ENOBUFS) {
