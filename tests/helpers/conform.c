@@ -517,37 +517,17 @@ echo_many(int nclients, int nmsgs, uint64_t seed, int timeout_s)
 	    (unsigned long long)seed);
 }
 
-/* One small round trip on an echo connection. */
+/* One round trip of out[0..len) on an echo connection, checked. */
 static void
-echo_once(int fd, const char *msg, int ms, const char *what)
+echo_check(int fd, const char *out, size_t len, int ms, const char *what)
 {
-	char buf[256];
-	size_t len = strlen(msg), n;
+	char *in = malloc(len > 0 ? len : 1);
 	enum end how;
+	size_t n;
 	int err;
 
-	must_write(fd, msg, len, now_ms() + ms, what);
-	n = read_until(fd, buf, len, now_ms() + ms, &how, &err);
-	if (how != END_FULL)
-		failx("%s: %zu of %zu bytes echoed, then %s", what, n, len,
-		    end_text(how, err));
-	if (memcmp(buf, msg, len) != 0)
-		failx("%s: echo differs from what was sent", what);
-}
-
-/* One round trip of len pattern bytes (up to 1 MiB), checked. */
-static void
-echo_sized(int fd, size_t len, int ms, const char *what)
-{
-	char *out = malloc(len), *in = malloc(len);
-	enum end how;
-	size_t i, n;
-	int err;
-
-	if (out == NULL || in == NULL)
+	if (in == NULL)
 		failx("out of memory");
-	for (i = 0; i < len; i++)
-		out[i] = (char)('a' + i % 26);
 	must_write(fd, out, len, now_ms() + ms, what);
 	n = read_until(fd, in, len, now_ms() + ms, &how, &err);
 	if (how != END_FULL)
@@ -555,8 +535,28 @@ echo_sized(int fd, size_t len, int ms, const char *what)
 		    end_text(how, err));
 	if (memcmp(in, out, len) != 0)
 		failx("%s: echo differs from what was sent", what);
-	free(out);
 	free(in);
+}
+
+static void
+echo_once(int fd, const char *msg, int ms, const char *what)
+{
+	echo_check(fd, msg, strlen(msg), ms, what);
+}
+
+/* len pattern bytes (up to 1 MiB) round trip. */
+static void
+echo_sized(int fd, size_t len, int ms, const char *what)
+{
+	char *out = malloc(len);
+	size_t i;
+
+	if (out == NULL)
+		failx("out of memory");
+	for (i = 0; i < len; i++)
+		out[i] = (char)('a' + i % 26);
+	echo_check(fd, out, len, ms, what);
+	free(out);
 }
 
 /* The iterative model: the second client is not served while the first is
