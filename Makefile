@@ -36,7 +36,7 @@ endif
 B ?= build
 O ?= bin
 LIB_SRC	:= $(wildcard lib/*.c)
-ENG_SRC	:= $(wildcard engine/*.c models/*.c services/*.c)
+ENG_SRC	:= $(wildcard engine/*.c engine/*/*.c models/*.c services/*.c)
 LIB_OBJ	:= $(LIB_SRC:%.c=$(B)/%.o)
 ENG_OBJ	:= $(ENG_SRC:%.c=$(B)/%.o)
 PROGS	:= $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard programs/*/*.c)))))

@@ -1,13 +1,15 @@
 /*
- * evloop: the readiness-model engine and the five-function backend API.
+ * evloop: the readiness models' event loop and the five-function backend
+ * API.
  *
  * A backend (models/select.c, poll.c, epoll.c) is private state plus five
  * small functions, after Redis's ae: create, add, mod, del, wait.  Errors and
  * hang-ups are reported as readable and writable, so the connection code
  * finds out what happened from the read or write that follows.
- * evserve_run() runs srv->workers loops (default: online CPUs), one thread
- * each, over the shared non-blocking listener, and drives the service of
- * every connection through them.
+ * evloop_run() runs the loops (engine/loops.h: -w N, default one per CPU)
+ * over the shared non-blocking listener, or one SO_REUSEPORT listener each
+ * (--reuseport), and drives every connection's service with the readiness
+ * driver (engine/drivers/readiness.c).
  */
 #ifndef CONCUR_EVLOOP_H
 #define CONCUR_EVLOOP_H
@@ -42,6 +44,6 @@ struct ev_backend {
 	void (*destroy)(void *be);
 };
 
-int evserve_run(struct server *srv, const struct ev_backend *be);
+int evloop_run(struct server *srv, const struct ev_backend *be);
 
 #endif

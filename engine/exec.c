@@ -19,12 +19,17 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <sysexits.h>
 #include <unistd.h>
 
+#include "accept.h"
+#include "admit.h"
+#include "exec.h"
 #include "log.h"
 #include "net.h"
 #include "server.h"
 #include "sig.h"
+#include "stop.h"
 
 static void
 setenv_addr(int fd, bool local, const char *ipvar, const char *portvar)
@@ -41,7 +46,7 @@ setenv_addr(int fd, bool local, const char *ipvar, const char *portvar)
 }
 
 /* In the process that will become the program.  Never returns. */
-void
+static _Noreturn void
 exec_program(struct server *srv, int fd)
 {
 	sigset_t none;
@@ -62,7 +67,7 @@ exec_program(struct server *srv, int fd)
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 	if (dup2(fd, STDIN_FILENO) == -1 || dup2(fd, STDOUT_FILENO) == -1) {
 		log_warn("exec: dup2");
-		_exit(71);
+		_exit(EX_OSERR);
 	}
 	if (fd > STDOUT_FILENO)
 		close(fd);
@@ -105,14 +110,14 @@ serve_exec(struct server *srv, int fd, int slot, bool in_place)
 		 * program ignored SIGTERM), the program must not live on as
 		 * an orphan: it dies with its parent. */
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
-			_exit(71);
+			_exit(EX_OSERR);
 		exec_program(srv, fd);
 	}
 	close(fd);
 	if (pid == -1) {
 		log_warn("exec: fork");
 		conn_close(srv, &m, 0, 0, -1);
-		server_pause();
+		server_pause_ms(ACCEPT_PAUSE_MS);
 		return;
 	}
 	/* Wait for it; a stop (EINTR, closing) ends the program too. */

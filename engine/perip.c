@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 
 #include "log.h"
+#include "admit.h"
 #include "server.h"
 
 struct perip_entry {

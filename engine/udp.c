@@ -15,10 +15,12 @@
 #include <poll.h>
 #include <string.h>
 
+#include "accept.h"
 #include "log.h"
 #include "net.h"
 #include "server.h"
 #include "sig.h"
+#include "stop.h"
 
 #define DGRAM_MAX	65536
 
@@ -81,7 +83,7 @@ udp_run(struct server *srv)
 			    errno == ECONNREFUSED)	/* ICMP from an old reply */
 				continue;
 			log_warn("recvfrom");
-			server_pause();
+			server_pause_ms(ACCEPT_PAUSE_MS);
 			continue;
 		}
 		if (udp_source_refused((struct sockaddr *)&ss)) {

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -86,6 +87,23 @@ io_read_full(int fd, void *buf, size_t len)
 		got += (size_t)n;
 	}
 	return (ssize_t)got;
+}
+
+int
+iov_consume(struct iovec *iov, int n, size_t done)
+{
+	int i = 0;
+
+	while (i < n && done >= iov[i].iov_len)
+		done -= iov[i++].iov_len;
+	if (i > 0 && i < n)
+		memmove(iov, iov + i, (size_t)(n - i) * sizeof(*iov));
+	n -= i;
+	if (n > 0) {
+		iov[0].iov_base = (char *)iov[0].iov_base + done;
+		iov[0].iov_len -= done;
+	}
+	return n;
 }
 
 int

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 ssize_t io_read(int fd, void *buf, size_t len);
 ssize_t io_write(int fd, const void *buf, size_t len);
@@ -25,6 +26,12 @@ int io_write_all(int fd, const void *buf, size_t len);
 int io_send_all(int fd, const void *buf, size_t len);
 /* Bytes read: len, or fewer if EOF came first; -1 on error. */
 ssize_t io_read_full(int fd, void *buf, size_t len);
+
+/* Drop the first done bytes of the n slices of iov, in place: slices sent
+ * whole are removed (the rest move to the front), the first one left is
+ * trimmed.  Returns how many slices are left.  This is what every short
+ * writev/sendmsg is followed by. */
+int iov_consume(struct iovec *iov, int n, size_t done);
 
 int fd_set_nonblock(int fd, bool on);
 int fd_set_cloexec(int fd, bool on);

@@ -342,3 +342,75 @@ net_listen_like(int fd, int backlog, unsigned flags)
 	    backlog > 0 ? backlog : SOMAXCONN, flags | NET_REUSEPORT,
 	    ss.ss_family == AF_INET6 && !v6only);
 }
+
+/* One byte of data travels with the descriptor: a message with no data
+ * would not be delivered on a stream socket. */
+union fd_msg {
+	struct cmsghdr h;
+	char buf[CMSG_SPACE(sizeof(int))];
+};
+
+int
+net_send_fd(int sock, int fd)
+{
+	union fd_msg cm;
+	struct msghdr mh;
+	struct iovec iov;
+	struct cmsghdr *c;
+	char b = 1;
+	ssize_t n;
+
+	memset(&mh, 0, sizeof(mh));
+	memset(&cm, 0, sizeof(cm));
+	iov.iov_base = &b;
+	iov.iov_len = 1;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.buf;
+	mh.msg_controllen = sizeof(cm.buf);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	do
+		n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n == -1 && errno == EINTR);
+	if (n == 1)
+		return 0;
+	if (n >= 0)
+		errno = EIO;
+	return -1;
+}
+
+int
+net_recv_fd(int sock, int *fd)
+{
+	union fd_msg cm;
+	struct msghdr mh;
+	struct iovec iov;
+	struct cmsghdr *c;
+	char b;
+	ssize_t n;
+
+	memset(&mh, 0, sizeof(mh));
+	iov.iov_base = &b;
+	iov.iov_len = 1;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.buf;
+	mh.msg_controllen = sizeof(cm.buf);
+	n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+	if (n <= 0)
+		return (int)n;
+	*fd = -1;
+	for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(fd, CMSG_DATA(c), sizeof(int));
+	if (*fd == -1) {
+		errno = EBADMSG;
+		return -1;
+	}
+	return 1;
+}

@@ -51,6 +51,13 @@ int net_local_addr(int fd, char *buf, size_t len, int *port);
 int net_local_port(int fd);
 int net_peer_addr(int fd, char *buf, size_t len, int *port);
 
+/* Pass a descriptor over a Unix socket (SCM_RIGHTS, beside one byte of
+ * data).  send: 0, or -1 with errno (never blocks: EAGAIN if the socket is
+ * full).  recv: 1 and *fd (close-on-exec), 0 at EOF, -1 with errno (EBADMSG:
+ * a message without a descriptor). */
+int net_send_fd(int sock, int fd);
+int net_recv_fd(int sock, int *fd);
+
 int net_set_nodelay(int fd, bool on);
 /* SO_LINGER {1, 0}: close() sends RST instead of FIN. */
 int net_set_linger0(int fd);

@@ -93,6 +93,17 @@ sig_watch(int signo, unsigned flags)
 }
 
 void
+sig_wake(void)
+{
+	int saved = errno;
+	char b = 0;
+
+	if (pipefd[1] != -1)
+		(void)!write(pipefd[1], &b, 1);
+	errno = saved;
+}
+
+void
 sig_drain(void)
 {
 	char buf[64];

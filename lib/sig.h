@@ -29,6 +29,9 @@ void sig_pipe_close(void);
 int sig_fd(void);
 /* Catch signo with the flag-and-byte handler. */
 int sig_watch(int signo, unsigned flags);
+/* Wake whoever polls sig_fd() without a signal (any thread; a no-op
+ * without a pipe). */
+void sig_wake(void);
 /* Empty the pipe: call once per wakeup, before the sig_take()s. */
 void sig_drain(void);
 /* True if signo came since the last take (and clear). */

@@ -118,12 +118,12 @@ static const struct ev_backend backend = {
 static int
 epoll_run(struct server *srv)
 {
-	return evserve_run(srv, &backend);
+	return evloop_run(srv, &backend);
 }
 
 const struct model model_epoll = {
 	.name = "epoll",
 	.summary = "an epoll event loop per worker thread",
-	.flags = MODEL_POOL,
+	.flags = MODEL_POOL | MODEL_THREADS | MODEL_LOOPS,
 	.run = epoll_run,
 };

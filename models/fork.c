@@ -5,21 +5,35 @@
  * it forks, the child closes the listener and serves, the parent closes the
  * connected socket and goes back to accepting.  SIGCHLD wakes the parent to
  * reap (no zombies).  The parent keeps the children's pids so that on stop
- * it can end them all: SIGTERM, repeated every 100 ms (a child may have been
- * between looking at its flag and blocking), SIGKILL after 5 s.
+ * it can end them all (engine/workers.h): one SIGTERM, then, when the grace
+ * is over, SIGTERM every 100 ms (a child may have been between looking at
+ * its state and blocking), SIGKILL after 5 s.
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "accept.h"
+#include "admit.h"
+#include "drivers/blocking.h"
 #include "io.h"
 #include "log.h"
 #include "server.h"
+#include "stop.h"
+#include "workers.h"
+
+#define REAP_BATCH	256
 
 struct pidset {
 	pid_t *v;
 	size_t n, cap;
+};
+
+struct forker {
+	struct server *srv;
+	struct acceptor acc;
+	struct pidset kids;
 };
 
 static int
@@ -50,47 +64,31 @@ pidset_del(struct pidset *s, pid_t p)
 		}
 }
 
-static void
-reap(struct pidset *kids)
+static int
+kids_reap(void *arg)
 {
-	pid_t got[256];
+	struct pidset *kids = arg;
+	pid_t got[REAP_BATCH];
 	int n, i;
 
 	do {
-		n = server_reap(got, 256);
-		for (i = 0; i < n && i < 256; i++)
+		n = server_reap(got, REAP_BATCH);
+		for (i = 0; i < n; i++)
 			pidset_del(kids, got[i]);
-	} while (n >= 256);
+	} while (n == REAP_BATCH);
+	return (int)kids->n;
 }
 
-static bool
-all_gone(void *arg)
+static void
+kids_kill(void *arg, int signo, bool idle_only)
 {
 	struct pidset *kids = arg;
-
-	reap(kids);
-	return kids->n == 0;
-}
-
-/* Stop: one SIGTERM each (children finish their connection within the
- * grace), then TERM every 100 ms until gone, KILL after 5 s.  Bounded. */
-static void
-end_children(struct server *srv, struct pidset *kids)
-{
-	int round;
 	size_t i;
 
+	if (idle_only)
+		return;		/* every child serves its connection */
 	for (i = 0; i < kids->n; i++)
-		(void)kill(kids->v[i], SIGTERM);
-	server_linger(srv, all_gone, kids);
-	for (round = 0; kids->n > 0 && round < 60; round++) {
-		for (i = 0; i < kids->n; i++)
-			(void)kill(kids->v[i], round < 50 ? SIGTERM : SIGKILL);
-		(void)server_wait(srv, false, 100);
-		reap(kids);
-	}
-	if (kids->n > 0)
-		log_warnx("%zu children would not end", kids->n);
+		(void)kill(kids->v[i], signo);
 }
 
 static void
@@ -102,48 +100,51 @@ child(struct server *srv, int fd)
 	_exit(0);
 }
 
+/* accept_burst's taker: a child for fd. */
+static bool
+spawn(void *arg, int fd)
+{
+	struct forker *f = arg;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		child(f->srv, fd);
+	if (pid == -1) {
+		/* EAGAIN/ENOMEM: the client is dropped, we back off. */
+		conn_drop(f->srv, fd);
+		server_overload_begin(OVERLOAD_WORKERS, "fork");
+		acceptor_pause(&f->acc, ACCEPT_PAUSE_MS);
+		return false;
+	}
+	close(fd);
+	server_overload_end(OVERLOAD_WORKERS);
+	if (pidset_add(&f->kids, pid) == -1)
+		log_warn("cannot track child %d", (int)pid);
+	log_verbose("child %d serves the connection", (int)pid);
+	return true;
+}
+
 static int
 fork_run(struct server *srv)
 {
-	struct pidset kids = { 0 };
+	struct forker f = { .srv = srv };
+	struct procs p = { &f.kids, kids_reap, kids_kill };
 	int err = 0;
 
 	if (fd_set_nonblock(srv->lfd, true) == -1)
 		return -errno;
+	acceptor_init(&f.acc, srv, srv->lfd, 0);
 	while (!server_stopping()) {
-		pid_t pid;
-		int fd, r;
+		int r = acceptor_wait(&f.acc);
 
-		r = server_wait(srv, true, -1);
-		reap(&kids);
-		if (r != 1)
-			continue;
-		fd = server_accept(srv, 0, NULL, NULL);
-		if (fd == -1) {
-			if (server_accept_fatal(errno)) {
-				err = -errno;
-				break;
-			}
-			continue;
+		(void)kids_reap(&f.kids);
+		if (r == 1 && accept_burst(&f.acc, spawn, &f) == ACCEPT_FATAL) {
+			err = -f.acc.err;
+			break;
 		}
-		pid = fork();
-		if (pid == 0)
-			child(srv, fd);
-		if (pid == -1) {
-			/* EAGAIN/ENOMEM: the client is dropped, we back off. */
-			server_drop(srv, fd);
-			server_overload_begin(OVERLOAD_WORKERS, "fork");
-			server_pause();
-			continue;
-		}
-		close(fd);
-		server_overload_end(OVERLOAD_WORKERS);
-		if (pidset_add(&kids, pid) == -1)
-			log_warn("cannot track child %d", (int)pid);
-		log_verbose("child %d serves the connection", (int)pid);
 	}
-	end_children(srv, &kids);
-	free(kids.v);
+	procs_end(srv, &p);
+	free(f.kids.v);
 	return err;
 }
 

@@ -7,28 +7,32 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include "accept.h"
+#include "drivers/blocking.h"
 #include "io.h"
-#include "log.h"
 #include "server.h"
+#include "stop.h"
 
 static int
 iterative_run(struct server *srv)
 {
+	struct acceptor a;
+	enum accept_status st;
+
 	if (fd_set_nonblock(srv->lfd, true) == -1)
 		return -errno;
-	atomic_store(&srv->stats->nslots, 1);
+	acceptor_init(&a, srv, srv->lfd, 0);
+	server_set_workers(srv, 1);
 	while (!server_stopping()) {
 		int fd;
 
-		if (server_wait(srv, true, -1) != 1)
+		if (acceptor_wait(&a) != 1)
 			continue;
-		fd = server_accept(srv, 0, NULL, NULL);
-		if (fd == -1) {
-			if (server_accept_fatal(errno))
-				return -errno;
-			continue;
-		}
-		serve_blocking(srv, fd, 0);
+		fd = accept_one(&a, &st);
+		if (fd >= 0)
+			serve_blocking(srv, fd, 0);
+		else if (st == ACCEPT_FATAL)
+			return -a.err;
 	}
 	return 0;
 }

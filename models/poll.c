@@ -147,12 +147,12 @@ static const struct ev_backend backend = {
 static int
 poll_run(struct server *srv)
 {
-	return evserve_run(srv, &backend);
+	return evloop_run(srv, &backend);
 }
 
 const struct model model_poll = {
 	.name = "poll",
 	.summary = "a poll event loop per worker thread",
-	.flags = MODEL_POOL,
+	.flags = MODEL_POOL | MODEL_THREADS | MODEL_LOOPS,
 	.run = poll_run,
 };

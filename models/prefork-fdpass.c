@@ -12,15 +12,15 @@
  * non-blocking here, and the parent knows every child's state without
  * shared memory.
  *
- * Pool size (engine/pool.h): -w N children at start (default 2 x online
- * CPUs, at least 4).  When fewer than 2 are idle after a hand-off, and the
- * busy ones took their connections 10 ms ago or more (pool.h, patience), the
- * parent forks more at once, up to --max-workers (default 256).  With no
- * child idle the parent stops polling the listener and clients wait in the
- * listen backlog until a child reports done or the pool grows.  (Forking a
- * child for every connection that found none idle made this pool cost as
- * much as fork per connection under short connections: 239 us each.)  A child that reports done while as many others as
- * the initial size are idle is told to leave: the parent closes its socket
+ * Pool size (engine/pools/policy.h): -w N children at start (default 2 x
+ * online CPUs, at least 4).  When fewer than 2 are idle after a hand-off,
+ * and the busy ones took their connections 10 ms ago or more (patience),
+ * the parent forks more at once, up to --max-workers (default 256).  With
+ * no child idle the parent stops polling the listener and clients wait in
+ * the listen backlog until a child reports done or the pool grows: forking
+ * a child for every connection that finds none idle would make this pool
+ * cost as much as fork per connection.  A child that reports done while as
+ * many others as the initial size are idle is told to leave: the parent closes its socket
  * and the child exits on EOF, so an idle pool shrinks back to N.  A child
  * that dies is reaped and replaced.  On SIGTERM or SIGINT the parent stops
  * accepting and sends each child one SIGTERM: idle children leave at once,
@@ -31,25 +31,28 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
+#include <sysexits.h>
 #include <unistd.h>
 
+#include "accept.h"
+#include "admit.h"
+#include "drivers/blocking.h"
 #include "io.h"
 #include "log.h"
-#include "pool.h"
+#include "net.h"
+#include "pools/policy.h"
+#include "pools/procpool.h"
 #include "server.h"
 #include "sig.h"
-
-#define ACCEPT_BATCH	16	/* connections per wakeup, then look around */
-#define PAUSE_MS	100
-#define LIMIT_MS	20	/* at --max-conns, look again this often */
+#include "stop.h"
 
 /* The parent's view of each slot. */
 enum { C_NONE, C_IDLE, C_BUSY, C_LEAVING, C_LOST };
 
 struct fdpass {
+	struct server *srv;
 	struct pool_policy pol;
+	struct acceptor acc;
 	int sock[MAX_WORKER_SLOTS];	/* parent's end, -1 if none */
 	int st[MAX_WORKER_SLOTS];
 	int idle, total;
@@ -66,80 +69,8 @@ static void
 set_state(struct server *srv, struct fdpass *fp, int i, int st)
 {
 	fp->st[i] = st;
-	if (st == C_BUSY)
-		pool_slot_busy(srv, i);
-	else
-		atomic_store(&srv->stats->slot[i].busy,
-		    st == C_IDLE ? SLOT_IDLE : SLOT_LEAVING);
-}
-
-/* Receive one descriptor: the fd, 0 on EOF (the parent closed: leave), -1
- * with errno. */
-static int
-recv_fd(int sock, int *fd)
-{
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cm;
-	struct msghdr mh;
-	struct iovec iov;
-	struct cmsghdr *c;
-	char b;
-	ssize_t n;
-
-	memset(&mh, 0, sizeof(mh));
-	iov.iov_base = &b;
-	iov.iov_len = 1;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cm.buf;
-	mh.msg_controllen = sizeof(cm.buf);
-	n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-	if (n <= 0)
-		return (int)n;
-	*fd = -1;
-	for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(fd, CMSG_DATA(c), sizeof(int));
-	if (*fd == -1) {
-		errno = EBADMSG;
-		return -1;
-	}
-	return 1;
-}
-
-static int
-send_fd(int sock, int fd)
-{
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} cm;
-	struct msghdr mh;
-	struct iovec iov;
-	struct cmsghdr *c;
-	char b = 1;
-	ssize_t n;
-
-	memset(&mh, 0, sizeof(mh));
-	memset(&cm, 0, sizeof(cm));
-	iov.iov_base = &b;
-	iov.iov_len = 1;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cm.buf;
-	mh.msg_controllen = sizeof(cm.buf);
-	c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	do
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-	while (n == -1 && errno == EINTR);
-	return n == 1 ? 0 : -1;
+	pool_slot_set(srv, i, st == C_BUSY ? SLOT_BUSY : st == C_IDLE ?
+	    SLOT_IDLE : SLOT_LEAVING);
 }
 
 static void
@@ -161,14 +92,14 @@ child(struct server *srv, int slot, void *arg)
 		if (fp->sock[i] != -1)
 			close(fp->sock[i]);
 	while (!server_stopping()) {
-		r = recv_fd(sock, &fd);
+		r = net_recv_fd(sock, &fd);
 		if (r == 0)
 			break;		/* the parent says leave */
 		if (r == -1) {
 			if (errno == EINTR || errno == EBADMSG)
 				continue;
 			log_warn("worker %d: recvmsg", slot);
-			_exit(71);
+			_exit(EX_OSERR);
 		}
 		serve_blocking(srv, fd, slot);
 		if (server_stopping())
@@ -201,7 +132,7 @@ gone(struct server *srv, int i, void *arg)
 	lost(srv, fp, i);
 	if (fp->st[i] == C_LOST && !server_stopping()) {
 		log_warnx("worker %d: child %d ended unexpectedly; replacing it",
-		    i, atomic_load(&srv->stats->slot[i].pid));
+		    i, pool_child_pid(srv, i));
 		fp->replace = true;
 	}
 	fp->st[i] = C_NONE;
@@ -269,7 +200,7 @@ hand_off(struct server *srv, struct fdpass *fp, int fd)
 			fp->pending = -1;
 			return -1;
 		}
-		if (send_fd(fp->sock[i], fd) == 0)
+		if (net_send_fd(fp->sock[i], fd) == 0)
 			break;
 		log_warn("worker %d: sendmsg", i);
 		lost(srv, fp, i);	/* reaped soon; try another */
@@ -307,73 +238,70 @@ from_child(struct server *srv, struct fdpass *fp, int i)
 	fp->idle++;
 }
 
-static int
-accept_some(struct server *srv, struct fdpass *fp, int64_t *resume)
+/* accept_burst's taker: hand fd to an idle child; false when none is idle
+ * any more (the rest wait in the backlog: see pools/policy.h, patience). */
+static bool
+take(void *arg, int fd)
 {
-	int k, fd;
+	struct fdpass *fp = arg;
 
-	for (k = 0; k < ACCEPT_BATCH; k++) {
-		if (fp->idle == 0)
-			break;	/* left in the backlog: see pool.h, patience */
-		fd = server_accept(srv, ACCEPT_NOPAUSE, NULL, NULL);
-		if (fd == -1) {
-			if (errno == EAGAIN || errno == EINTR)
-				break;
-			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM) {
-				*resume = pool_now_ms() + PAUSE_MS;
-				break;
-			}
-			return -errno;
-		}
-		if (hand_off(srv, fp, fd) == -1) {
-			server_drop(srv, fd);
-			*resume = pool_now_ms() + PAUSE_MS;
-			break;
-		}
-		close(fd);
+	if (hand_off(fp->srv, fp, fd) == -1) {
+		conn_drop(fp->srv, fd);
+		acceptor_pause(&fp->acc, ACCEPT_PAUSE_MS);
+		return false;
 	}
-	return 0;
+	close(fd);
+	return fp->idle > 0;
+}
+
+/* The parent's poll set: the signal pipe, the listener while a child is
+ * idle and the acceptor is not paused, every child's socket.  Returns how
+ * many entries; *lslot: the listener's index, or -1. */
+static int
+poll_set(struct server *srv, struct fdpass *fp, int *lslot)
+{
+	int n = 0, i;
+
+	fp->pfd[n] = (struct pollfd){ .fd = sig_fd(), .events = POLLIN };
+	fp->pslot[n++] = -1;
+	*lslot = -1;
+	if (fp->idle > 0 && !acceptor_paused(&fp->acc, now_us())) {
+		*lslot = n;
+		fp->pfd[n] = (struct pollfd){ .fd = srv->lfd, .events = POLLIN };
+		fp->pslot[n++] = -2;
+	}
+	for (i = 0; i < fp->pol.max; i++)
+		if (fp->sock[i] != -1) {
+			fp->pfd[n] = (struct pollfd){ .fd = fp->sock[i],
+			    .events = POLLIN };
+			fp->pslot[n++] = i;
+		}
+	return n;
 }
 
 static int
 fdpass_loop(struct server *srv, struct fdpass *fp)
 {
-	int64_t grow_at = 0, accept_at = 0;
+	int64_t grow_at = 0;
 
 	while (!server_stopping()) {
 		int64_t now = pool_now_ms(), wake = -1;
-		int n = 0, i, r, e;
+		int n, i, r, lslot, paused;
 
 		if (fp->replace) {
 			fp->replace = false;
-			grow_at = now + PAUSE_MS;	/* never a fork loop */
+			grow_at = now + POOL_RESPAWN_MS;  /* never a fork loop */
 		}
 		if (now >= grow_at && !grow(srv, fp))
-			grow_at = now + PAUSE_MS;
+			grow_at = now + POOL_RESPAWN_MS;
 		if (now < grow_at)
 			wake = grow_at;
 		else if (fp->recheck)
 			wake = now + POOL_PATIENCE_MS;
-		fp->pfd[n] = (struct pollfd){ .fd = sig_fd(), .events = POLLIN };
-		fp->pslot[n++] = -1;
-		if (server_at_limit(srv)) {
-			/* --max-conns: a child's done byte wakes us, or
-			 * another process's connection ends: look again. */
-			if (wake == -1 || now + LIMIT_MS < wake)
-				wake = now + LIMIT_MS;
-		} else if (now >= accept_at && fp->idle > 0) {
-			fp->pfd[n] = (struct pollfd){ .fd = srv->lfd,
-			    .events = POLLIN };
-			fp->pslot[n++] = -2;
-		} else if (now < accept_at && (wake == -1 || accept_at < wake))
-			wake = accept_at;
-		for (i = 0; i < fp->pol.max; i++)
-			if (fp->sock[i] != -1) {
-				fp->pfd[n] = (struct pollfd){ .fd = fp->sock[i],
-				    .events = POLLIN };
-				fp->pslot[n++] = i;
-			}
+		paused = acceptor_wait_ms(&fp->acc, now_us());
+		if (paused >= 0 && (wake == -1 || now + paused < wake))
+			wake = now + paused;
+		n = poll_set(srv, fp, &lslot);
 		r = poll(fp->pfd, (nfds_t)n,
 		    wake == -1 ? -1 : (int)(wake > now ? wake - now : 0));
 		if (r == -1 && errno != EINTR)
@@ -386,11 +314,11 @@ fdpass_loop(struct server *srv, struct fdpass *fp)
 			else if (fp->pslot[i] >= 0)
 				from_child(srv, fp, fp->pslot[i]);
 		}
-		pool_reap(srv, gone, fp);
-		if (r > 0 && n > 1 && fp->pslot[1] == -2 && fp->pfd[1].revents &&
-		    !server_stopping() &&
-		    (e = accept_some(srv, fp, &accept_at)) < 0)
-			return e;
+		(void)pool_reap(srv, gone, fp);
+		if (r > 0 && lslot >= 0 && fp->pfd[lslot].revents &&
+		    !server_stopping() && fp->idle > 0 &&
+		    accept_burst(&fp->acc, take, fp) == ACCEPT_FATAL)
+			return -fp->acc.err;
 	}
 	return 0;
 }
@@ -405,7 +333,9 @@ fdpass_run(struct server *srv)
 		return -errno;
 	if ((fp = calloc(1, sizeof(*fp))) == NULL)
 		return -errno;
+	fp->srv = srv;
 	pool_policy(srv, &fp->pol);
+	acceptor_init(&fp->acc, srv, srv->lfd, 0);
 	for (i = 0; i < MAX_WORKER_SLOTS; i++)
 		fp->sock[i] = -1;
 	fp->child_end = fp->parent_end = -1;

@@ -16,7 +16,7 @@
  * interrupted by SIGTERM like accept() is.
  *
  * Pool size, growth, shrinking and stop are prefork's (see prefork.c and
- * engine/pool.h): -w N at start (default 2 x CPUs, at least 4), grown to
+ * engine/pools/policy.h): -w N at start (default 2 x CPUs, at least 4), grown to
  * keep 2 idle up to --max-workers (default 256), shrunk back to N.
  */
 #include <errno.h>
@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "io.h"
-#include "pool.h"
+#include "pools/procpool.h"
 #include "server.h"
 
 static int lock_fd = -1;

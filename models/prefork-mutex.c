@@ -13,7 +13,7 @@
  * exits too.
  *
  * Pool size, growth, shrinking and stop are prefork's (see prefork.c and
- * engine/pool.h): -w N at start (default 2 x CPUs, at least 4), grown to
+ * engine/pools/policy.h): -w N at start (default 2 x CPUs, at least 4), grown to
  * keep 2 idle up to --max-workers (default 256), shrunk back to N.
  */
 #include <errno.h>
@@ -21,7 +21,7 @@
 #include <sys/mman.h>
 
 #include "log.h"
-#include "pool.h"
+#include "pools/procpool.h"
 #include "server.h"
 
 static int

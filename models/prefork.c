@@ -8,7 +8,7 @@
  * lock is needed.  The listener stays blocking: its flags live on the open
  * file description every child shares.
  *
- * Pool size (engine/pool.h): -w N children at start (default 2 x online
+ * Pool size (engine/pools/policy.h): -w N children at start (default 2 x online
  * CPUs, at least 4); when fewer than 2 are idle the parent forks more at
  * once, up to --max-workers (default 256), so persistent clients beyond the
  * initial size are served; a child that ends a connection while as many
@@ -24,7 +24,7 @@
  */
 #include <stddef.h>
 
-#include "pool.h"
+#include "pools/procpool.h"
 #include "server.h"
 
 static int

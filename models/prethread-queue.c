@@ -10,13 +10,13 @@
  * the listener (clients wait in the listen backlog) until a worker makes
  * room and wakes it.
  *
- * Pool size (engine/pool.h): -w N threads at start (default 2 x online
+ * Pool size (engine/pools/policy.h): -w N threads at start (default 2 x online
  * CPUs, at least 4).  After each batch of accepts the main thread starts
  * enough threads to keep 2 idle ones beyond the connections queued for
  * POOL_PATIENCE_MS or more, up to --max-workers (default 256), so
  * persistent clients beyond the initial size are served; connections
  * queued for less are left to busy workers that took theirs as recently
- * (engine/pool.h, patience).  A worker that ends a connection with the queue empty
+ * (engine/pools/policy.h, patience).  A worker that ends a connection with the queue empty
  * while as many others as the initial size are idle exits and is joined,
  * so an idle pool shrinks back to N.  The summary's spread counts
  * connections per worker slot.  Stacks are 256 KiB.
@@ -32,17 +32,18 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "accept.h"
+#include "admit.h"
+#include "drivers/blocking.h"
 #include "io.h"
 #include "log.h"
-#include "pool.h"
+#include "pools/threadpool.h"
 #include "server.h"
-
-#define ACCEPT_BATCH	16
-#define PAUSE_MS	100
-#define LIMIT_MS	20	/* at --max-conns, look again this often */
+#include "stop.h"
 
 struct pqueue {
 	struct tpool tp;	/* first: a worker finds us from its tpool */
+	struct acceptor acc;	/* main thread only */
 	int *q;			/* under tp.mu: the ring */
 	int64_t *qt;		/* under tp.mu: when each was queued */
 	int cap, head, len;	/* under tp.mu */
@@ -80,7 +81,7 @@ worker(void *arg)
 		pthread_mutex_lock(&tp->mu);
 		if (pq->len > 0 && !server_closing()) {
 			tp->idle++;	/* work is waiting: stay for it */
-			pool_slot_idle(tp->srv, w->slot);
+			pool_slot_set(tp->srv, w->slot, SLOT_IDLE);
 		} else if (!tpool_stay(tp, w->slot)) {
 			idle = false;
 			break;
@@ -91,91 +92,79 @@ worker(void *arg)
 	return NULL;
 }
 
-/* Accept what is pending, up to a batch or a full ring.  0, or -errno on a
- * listener error. */
+/* accept_burst's taker: queue fd; false once the ring is full. */
+static bool
+enqueue(void *arg, int fd)
+{
+	struct pqueue *pq = arg;
+	struct tpool *tp = &pq->tp;
+	bool room;
+
+	pthread_mutex_lock(&tp->mu);
+	pq->q[(pq->head + pq->len) % pq->cap] = fd;
+	pq->qt[(pq->head + pq->len) % pq->cap] = pool_now_ms();
+	pq->len++;
+	pthread_cond_signal(&tp->cv);
+	room = pq->len < pq->cap;
+	if (!room)
+		pq->main_waits = true;
+	pthread_mutex_unlock(&tp->mu);
+	return room;
+}
+
+/* Connections queued for POOL_PATIENCE_MS or more: the demand to grow
+ * for.  *full: the ring is full. */
 static int
-accept_some(struct pqueue *pq, int64_t *resume)
+waiting(struct pqueue *pq, int64_t now, bool *full)
 {
 	struct tpool *tp = &pq->tp;
-	int k, fd;
+	int n = 0;
 
-	for (k = 0; k < ACCEPT_BATCH; k++) {
-		fd = server_accept(tp->srv, ACCEPT_NOPAUSE, NULL, NULL);
-		if (fd == -1) {
-			if (errno == EAGAIN || errno == EINTR)
-				return 0;
-			if (errno == EMFILE || errno == ENFILE ||
-			    errno == ENOBUFS || errno == ENOMEM) {
-				*resume = pool_now_ms() + PAUSE_MS;
-				return 0;
-			}
-			return -errno;
-		}
-		pthread_mutex_lock(&tp->mu);
-		pq->q[(pq->head + pq->len) % pq->cap] = fd;
-		pq->qt[(pq->head + pq->len) % pq->cap] = pool_now_ms();
-		pq->len++;
-		pthread_cond_signal(&tp->cv);
-		if (pq->len == pq->cap) {
-			pq->main_waits = true;
-			pthread_mutex_unlock(&tp->mu);
-			return 0;
-		}
-		pthread_mutex_unlock(&tp->mu);
-	}
-	return 0;
+	pthread_mutex_lock(&tp->mu);
+	while (n < pq->len && now - pq->qt[(pq->head + n) % pq->cap] >=
+	    POOL_PATIENCE_MS)
+		n++;
+	*full = pq->len == pq->cap;
+	pthread_mutex_unlock(&tp->mu);
+	return n;
 }
 
 static int
 pq_loop(struct pqueue *pq)
 {
 	struct tpool *tp = &pq->tp;
-	int64_t grow_at = 0, accept_at = 0;
-	int err = 0;
+	int64_t grow_at = 0;
 
 	while (!server_stopping()) {
 		int64_t now = pool_now_ms(), wake = -1;
+		int r, n, paused;
 		bool full;
-		int r, waiting = 0;
 
-		/* Queued for POOL_PATIENCE_MS or more: the demand to grow for. */
-		pthread_mutex_lock(&tp->mu);
-		while (waiting < pq->len && now - pq->qt[(pq->head + waiting) %
-		    pq->cap] >= POOL_PATIENCE_MS)
-			waiting++;
-		pthread_mutex_unlock(&tp->mu);
-
-		if (now >= grow_at && tpool_grow(tp, &waiting) == -1)
-			grow_at = now + PAUSE_MS;	/* pthread_create failed */
+		n = waiting(pq, now, &full);
+		if (now >= grow_at && tpool_grow(tp, &n) == -1)
+			grow_at = now + POOL_RESPAWN_MS;
 		if (now < grow_at)
 			wake = grow_at;
 		else if (tpool_timeout(tp) >= 0)
 			wake = now + tpool_timeout(tp);
-		if (now < accept_at && (wake == -1 || accept_at < wake))
-			wake = accept_at;
+		paused = acceptor_wait_ms(&pq->acc, now_us());
+		if (paused >= 0 && (wake == -1 || now + paused < wake))
+			wake = now + paused;
 		pthread_mutex_lock(&tp->mu);
-		full = pq->len == pq->cap;
-		if (tp->err != 0)
-			err = tp->err;
+		r = tp->err;
 		pthread_mutex_unlock(&tp->mu);
-		if (err != 0)
-			break;
-		if (server_at_limit(tp->srv)) {
-			/* --max-conns: leave clients in the backlog. */
-			full = true;
-			if (wake == -1 || now + LIMIT_MS < wake)
-				wake = now + LIMIT_MS;
-		}
-		r = tpool_wait(tp, full || now < accept_at ? -1 : tp->srv->lfd,
+		if (r != 0)
+			return r;
+		r = tpool_wait(tp, full || paused >= 0 ? -1 : pq->acc.lfd,
 		    wake == -1 ? -1 : (int)(wake > now ? wake - now : 0));
 		if (r == -1)
 			return -errno;
 		tpool_join(tp);
 		if (r == 1 && !server_stopping() &&
-		    (err = accept_some(pq, &accept_at)) < 0)
-			break;
+		    accept_burst(&pq->acc, enqueue, pq) == ACCEPT_FATAL)
+			return -pq->acc.err;
 	}
-	return err;
+	return 0;
 }
 
 static int
@@ -188,10 +177,12 @@ pq_run(struct server *srv)
 		return -errno;
 	if ((pq = calloc(1, sizeof(*pq))) == NULL)
 		return -errno;
-	if ((err = tpool_init(&pq->tp, srv, worker)) < 0) {
+	if (tpool_init(&pq->tp, srv, worker) == -1) {
+		err = -errno;
 		free(pq);
 		return err;
 	}
+	acceptor_init(&pq->acc, srv, srv->lfd, 0);
 	pq->cap = pq->tp.pol.max;
 	if ((pq->q = calloc((size_t)pq->cap, sizeof(*pq->q))) == NULL ||
 	    (pq->qt = calloc((size_t)pq->cap, sizeof(*pq->qt))) == NULL) {
@@ -205,8 +196,7 @@ pq_run(struct server *srv)
 	tpool_stop(&pq->tp);
 	/* Workers are gone: what is still queued was never served. */
 	for (; pq->len > 0; pq->len--) {
-		close(pq->q[pq->head]);
-		server_unreserve(srv);
+		conn_abandon(srv, pq->q[pq->head]);
 		pq->head = (pq->head + 1) % pq->cap;
 	}
 	tpool_fini(&pq->tp);
@@ -220,6 +210,6 @@ const struct model model_prethread_queue = {
 	.name = "prethread-queue",
 	.summary = "the main thread accepts, a thread pool serves from a queue "
 	    "(UNP serv08)",
-	.flags = MODEL_POOL,
+	.flags = MODEL_POOL | MODEL_THREADS,
 	.run = pq_run,
 };

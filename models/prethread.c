@@ -7,7 +7,7 @@
  * thread only manages the pool: it waits on its signal pipe and on a wakeup
  * pipe the workers write to.
  *
- * Pool size (engine/pool.h): -w N threads at start (default 2 x online
+ * Pool size (engine/pools/policy.h): -w N threads at start (default 2 x online
  * CPUs, at least 4).  A worker that takes a connection and sees fewer than
  * 2 idle workers left wakes the main thread, which starts enough threads at
  * once to have 2 idle again, up to --max-workers (default 256); so
@@ -28,22 +28,38 @@
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "accept.h"
+#include "drivers/blocking.h"
 #include "log.h"
-#include "pool.h"
+#include "pools/threadpool.h"
 #include "server.h"
-
-#define PAUSE_MS	100
+#include "stop.h"
 
 struct prethread {
 	struct tpool tp;	/* first: a worker finds us from its tpool */
 	pthread_mutex_t accept_mu;
 };
 
-static bool
-transient(int e)
+/* Accept under the mutex until a connection comes (its descriptor) or
+ * the stop (-1). */
+static int
+take_turn(struct prethread *pt, struct acceptor *a, int slot)
 {
-	return e == EINTR || e == EAGAIN || e == EMFILE || e == ENFILE ||
-	    e == ENOBUFS || e == ENOMEM;
+	int fd;
+
+	while (!server_stopping()) {
+		pthread_mutex_lock(&pt->accept_mu);
+		fd = server_stopping() ? -1 : accept_blocking(a);
+		pthread_mutex_unlock(&pt->accept_mu);
+		if (fd >= 0)
+			return fd;
+		if (errno != EINTR && !server_stopping()) {
+			log_warn("worker %d: accept", slot);
+			tpool_fail(&pt->tp, errno);
+			break;
+		}
+	}
+	return -1;
 }
 
 static void *
@@ -52,36 +68,19 @@ worker(void *arg)
 	struct tworker *w = arg;
 	struct tpool *tp = w->tp;
 	struct prethread *pt = (struct prethread *)tp;
-	struct server *srv = tp->srv;
+	struct acceptor a;
 	bool wake, idle = true;
 	int fd;
 
 	server_block_signals();
-	while (!server_stopping()) {
-		pthread_mutex_lock(&pt->accept_mu);
-		if (server_stopping()) {
-			fd = -1;
-			errno = EINTR;
-		} else
-			fd = server_accept(srv, ACCEPT_BLOCKING, NULL, NULL);
-		pthread_mutex_unlock(&pt->accept_mu);
-		if (fd == -1) {
-			if (transient(errno))
-				continue;	/* server_accept paused if need be */
-			log_warn("worker %d: accept", w->slot);
-			pthread_mutex_lock(&tp->mu);
-			if (tp->err == 0)
-				tp->err = -errno;
-			pthread_mutex_unlock(&tp->mu);
-			server_request_stop();
-			break;
-		}
+	acceptor_init(&a, tp->srv, tp->srv->lfd, ACCEPTOR_BLOCKING);
+	while ((fd = take_turn(pt, &a, w->slot)) >= 0) {
 		pthread_mutex_lock(&tp->mu);
 		wake = tpool_took(tp, w->slot);
 		pthread_mutex_unlock(&tp->mu);
 		if (wake)
 			pool_notify(tp->notify[1]);
-		serve_blocking(srv, fd, w->slot);
+		serve_blocking(tp->srv, fd, w->slot);
 		pthread_mutex_lock(&tp->mu);
 		idle = tpool_stay(tp, w->slot);
 		pthread_mutex_unlock(&tp->mu);
@@ -97,11 +96,12 @@ prethread_run(struct server *srv)
 {
 	struct prethread *pt;
 	int64_t resume = 0;
-	int err, e;
+	int err = 0, e;
 
 	if ((pt = calloc(1, sizeof(*pt))) == NULL)
 		return -errno;
-	if ((err = tpool_init(&pt->tp, srv, worker)) < 0) {
+	if (tpool_init(&pt->tp, srv, worker) == -1) {
+		err = -errno;
 		free(pt);
 		return err;
 	}
@@ -114,7 +114,7 @@ prethread_run(struct server *srv)
 		int64_t now = pool_now_ms();
 
 		if (now >= resume && tpool_grow(&pt->tp, NULL) == -1)
-			resume = now + PAUSE_MS;	/* pthread_create failed */
+			resume = now + POOL_RESPAWN_MS;
 		if (tpool_wait(&pt->tp, -1, now < resume ?
 		    (int)(resume - now) : tpool_timeout(&pt->tp)) == -1) {
 			err = -errno;
@@ -136,6 +136,6 @@ prethread_run(struct server *srv)
 const struct model model_prethread = {
 	.name = "prethread",
 	.summary = "a pool of threads, mutex around accept (UNP serv07)",
-	.flags = MODEL_POOL,
+	.flags = MODEL_POOL | MODEL_THREADS,
 	.run = prethread_run,
 };

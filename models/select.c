@@ -129,12 +129,12 @@ static const struct ev_backend backend = {
 static int
 select_run(struct server *srv)
 {
-	return evserve_run(srv, &backend);
+	return evloop_run(srv, &backend);
 }
 
 const struct model model_select = {
 	.name = "select",
 	.summary = "a select event loop per worker thread (FD_SETSIZE bound)",
-	.flags = MODEL_POOL,
+	.flags = MODEL_POOL | MODEL_THREADS | MODEL_LOOPS,
 	.run = select_run,
 };

@@ -3,19 +3,26 @@
  *
  * The main thread accepts and creates a detached thread for each
  * connection.  Live threads are listed so that a stop can reach them: the
- * main thread nudges each one (SIGUSR2, its blocked read() returns EINTR and
- * it sees the stop flag) every 50 ms until the list is empty.  Stacks are
+ * main thread nudges each one (engine/workers.h: SIGUSR2, its blocked
+ * read() returns EINTR and it sees the stop) every 50 ms until the list is
+ * empty.  Stacks are
  * 256 KiB: the connection's 64 KiB buffer lives there, and a thousand
  * threads should not reserve 8 MiB each.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "accept.h"
+#include "admit.h"
+#include "drivers/blocking.h"
 #include "io.h"
 #include "log.h"
 #include "server.h"
+#include "stop.h"
+#include "workers.h"
 
 #define STACK_SIZE	(256 * 1024)
 
@@ -24,6 +31,13 @@ struct live {
 	pthread_cond_t gone;
 	pthread_t *v;
 	size_t n, cap;
+};
+
+struct spawner {
+	struct server *srv;
+	struct live *live;
+	struct acceptor acc;
+	pthread_attr_t attr;
 };
 
 struct job {
@@ -60,17 +74,18 @@ conn_thread(void *arg)
 }
 
 /* Create the thread with the live list locked, so it cannot remove itself
- * before it was added. */
+ * before it was added.  0 or an errno. */
 static int
-spawn(struct server *srv, struct live *l, pthread_attr_t *attr, int fd)
+start_thread(struct spawner *sp, int fd)
 {
+	struct live *l = sp->live;
 	struct job *j = malloc(sizeof(*j));
 	pthread_t t;
 	int e;
 
 	if (j == NULL)
 		return ENOMEM;
-	*j = (struct job){ srv, l, fd };
+	*j = (struct job){ sp->srv, l, fd };
 	pthread_mutex_lock(&l->mu);
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;
@@ -84,7 +99,7 @@ spawn(struct server *srv, struct live *l, pthread_attr_t *attr, int fd)
 		l->v = v;
 		l->cap = cap;
 	}
-	e = pthread_create(&t, attr, conn_thread, j);
+	e = pthread_create(&t, &sp->attr, conn_thread, j);
 	if (e == 0)
 		l->v[l->n++] = t;
 	pthread_mutex_unlock(&l->mu);
@@ -93,40 +108,55 @@ spawn(struct server *srv, struct live *l, pthread_attr_t *attr, int fd)
 	return e;
 }
 
+/* accept_burst's taker: a thread for fd. */
 static bool
-none_live(void *arg)
+spawn(void *arg, int fd)
 {
-	struct live *l = arg;
-	bool none;
+	struct spawner *sp = arg;
+	int e = start_thread(sp, fd);
 
-	pthread_mutex_lock(&l->mu);
-	none = l->n == 0;
-	pthread_mutex_unlock(&l->mu);
-	return none;
+	if (e != 0) {
+		errno = e;
+		conn_drop(sp->srv, fd);
+		server_overload_begin(OVERLOAD_WORKERS, "pthread_create");
+		acceptor_pause(&sp->acc, ACCEPT_PAUSE_MS);
+		return false;
+	}
+	server_overload_end(OVERLOAD_WORKERS);
+	return true;
 }
 
-/* Let connections finish within the grace, then nudge every thread each
- * 50 ms until all are gone (a nudge makes a blocked call return EINTR, and
- * the thread sees server_closing()). */
-static void
-end_threads(struct server *srv, struct live *l)
+/* workers.h's sweep: nudge every live thread (they are detached: nothing
+ * to join); how many are left. */
+static int
+live_sweep(void *arg)
 {
-	struct timespec ts;
-	size_t i;
+	struct live *l = arg;
+	size_t i, n;
 
-	server_linger(srv, none_live, l);
 	pthread_mutex_lock(&l->mu);
-	while (l->n > 0) {
-		for (i = 0; i < l->n; i++)
-			server_nudge(l->v[i]);
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 50 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_cond_timedwait(&l->gone, &l->mu, &ts);
+	for (i = 0; i < l->n; i++)
+		server_nudge(l->v[i]);
+	n = l->n;
+	pthread_mutex_unlock(&l->mu);
+	return (int)n;
+}
+
+static void
+live_wait(void *arg, int ms)
+{
+	struct live *l = arg;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += ms * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
 	}
+	pthread_mutex_lock(&l->mu);
+	if (l->n > 0)
+		(void)pthread_cond_timedwait(&l->gone, &l->mu, &ts);
 	pthread_mutex_unlock(&l->mu);
 }
 
@@ -135,41 +165,27 @@ thread_run(struct server *srv)
 {
 	struct live l = { .mu = PTHREAD_MUTEX_INITIALIZER,
 	    .gone = PTHREAD_COND_INITIALIZER };
-	pthread_attr_t attr;
+	struct spawner sp = { .srv = srv, .live = &l };
+	struct threads t = { &l, live_sweep, live_wait };
 	int err = 0;
 
 	if (fd_set_nonblock(srv->lfd, true) == -1)
 		return -errno;
-	if ((errno = pthread_attr_init(&attr)) != 0 ||
-	    (errno = pthread_attr_setdetachstate(&attr,
+	if ((errno = pthread_attr_init(&sp.attr)) != 0 ||
+	    (errno = pthread_attr_setdetachstate(&sp.attr,
 	    PTHREAD_CREATE_DETACHED)) != 0 ||
-	    (errno = pthread_attr_setstacksize(&attr, STACK_SIZE)) != 0)
+	    (errno = pthread_attr_setstacksize(&sp.attr, STACK_SIZE)) != 0)
 		return -errno;
+	acceptor_init(&sp.acc, srv, srv->lfd, 0);
 	while (!server_stopping()) {
-		int fd, e;
-
-		if (server_wait(srv, true, -1) != 1)
-			continue;
-		fd = server_accept(srv, 0, NULL, NULL);
-		if (fd == -1) {
-			if (server_accept_fatal(errno)) {
-				err = -errno;
-				break;
-			}
-			continue;
+		if (acceptor_wait(&sp.acc) == 1 &&
+		    accept_burst(&sp.acc, spawn, &sp) == ACCEPT_FATAL) {
+			err = -sp.acc.err;
+			break;
 		}
-		e = spawn(srv, &l, &attr, fd);
-		if (e != 0) {
-			errno = e;
-			server_drop(srv, fd);
-			server_overload_begin(OVERLOAD_WORKERS, "pthread_create");
-			server_pause();
-			continue;
-		}
-		server_overload_end(OVERLOAD_WORKERS);
 	}
-	end_threads(srv, &l);
-	pthread_attr_destroy(&attr);
+	threads_end(srv, &t);
+	pthread_attr_destroy(&sp.attr);
 	free(l.v);
 	return err;
 }
@@ -177,5 +193,6 @@ thread_run(struct server *srv)
 const struct model model_thread = {
 	.name = "thread",
 	.summary = "a thread per connection (UNP serv06)",
+	.flags = MODEL_THREADS,
 	.run = thread_run,
 };

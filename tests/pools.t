@@ -130,7 +130,7 @@ for MODEL in $PROCESS_MODELS $THREAD_MODELS; do
 	    "$MODEL: every worker ended on time"
 done
 
-# Patience (engine/pool.h): 16 clients making short connections keep every
+# Patience (engine/pools/policy.h): 16 clients making short connections keep every
 # worker busy for microseconds at a time; the pool must not grow to the
 # number of clients (it did: 22-56 workers, and prefork-fdpass forked all
 # along).  The summary's workers= is the highest slot ever used.

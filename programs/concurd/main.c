@@ -24,7 +24,11 @@
 #include "log.h"
 #include "net.h"
 #include "parse.h"
+#include "accept.h"
+#include "drivers/blocking.h"
+#include "admit.h"
 #include "server.h"
+#include "stop.h"
 #include "udp.h"
 
 #define EX_OK		0
@@ -306,8 +310,7 @@ run_inetd(struct server *srv)
 	fd = dup(STDIN_FILENO);	/* keep 0/1 for the program in exec */
 	if (fd == -1)
 		return -errno;
-	atomic_fetch_add(&srv->stats->accepted, 1);
-	atomic_fetch_add(&srv->stats->active, 1);	/* as server_accept does */
+	accept_taken(srv, fd);
 	serve_blocking(srv, srv->svc->flags & SVC_EXEC ? STDIN_FILENO : fd, -1);
 	if (!(srv->svc->flags & SVC_EXEC))
 		close(STDIN_FILENO);
@@ -496,7 +499,7 @@ main(int argc, char **argv)
 	if (srv.per_ip > 0 && (srv.perip = perip_create(srv.max_conns > 0 ?
 	    srv.max_conns : 65536)) == NULL)
 		fatal(EX_OSERR, "--per-ip table");
-	if (server_signals_init() == -1)
+	if (server_signals_init(&srv) == -1)
 		fatal(EX_OSERR, "signals");
 	if (inetd) {
 		if (!is_socket(STDIN_FILENO))

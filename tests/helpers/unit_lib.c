@@ -3,6 +3,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -103,6 +104,60 @@ test_net(void)
 }
 
 static void
+test_iov(void)
+{
+	char a[4] = "abcd", b[3] = "efg";
+	struct iovec v[2];
+	int k;
+
+	v[0] = (struct iovec){ a, 4 };
+	v[1] = (struct iovec){ b, 3 };
+	k = iov_consume(v, 2, 2);
+	ok(k == 2 && v[0].iov_base == a + 2 && v[0].iov_len == 2 &&
+	    v[1].iov_base == b, "iov_consume: part of the first slice");
+	k = iov_consume(v, k, 3);
+	ok(k == 1 && v[0].iov_base == b + 1 && v[0].iov_len == 2,
+	    "iov_consume: the first slice whole and part of the second");
+	k = iov_consume(v, k, 2);
+	ok(k == 0, "iov_consume: everything");
+	v[0] = (struct iovec){ a, 4 };
+	v[1] = (struct iovec){ b, 3 };
+	k = iov_consume(v, 2, 4);
+	ok(k == 1 && v[0].iov_base == b && v[0].iov_len == 3,
+	    "iov_consume: exactly the first slice");
+	ok(iov_consume(v, 1, 0) == 1 && v[0].iov_len == 3,
+	    "iov_consume: nothing");
+}
+
+static void
+test_fdpass(void)
+{
+	int sv[2], p[2], got = -1, r;
+	char c = 0;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == -1 || pipe(p) == -1) {
+		ok(0, "socketpair/pipe for fd passing");
+		return;
+	}
+	ok(net_send_fd(sv[0], p[1]) == 0, "net_send_fd");
+	r = net_recv_fd(sv[1], &got);
+	ok(r == 1 && got >= 0 && got != p[1], "net_recv_fd: a new descriptor");
+	ok(got >= 0 && (fcntl(got, F_GETFD) & FD_CLOEXEC),
+	    "net_recv_fd: close-on-exec");
+	ok(got >= 0 && write(got, "x", 1) == 1 && read(p[0], &c, 1) == 1 &&
+	    c == 'x', "the passed descriptor is the same pipe");
+	if (got >= 0)
+		close(got);
+	ok(write(sv[0], "y", 1) == 1 && net_recv_fd(sv[1], &got) == -1 &&
+	    errno == EBADMSG, "net_recv_fd: data without a descriptor: EBADMSG");
+	close(sv[0]);
+	ok(net_recv_fd(sv[1], &got) == 0, "net_recv_fd: 0 at EOF");
+	close(sv[1]);
+	close(p[0]);
+	close(p[1]);
+}
+
+static void
 test_sig(void)
 {
 	ok(sig_pipe_open() == 0, "self-pipe opens");
@@ -157,6 +212,8 @@ main(void)
 	test_parse();
 	test_net();
 	test_sig();
+	test_iov();
+	test_fdpass();
 	printf("1..%d\n", n);
 	return failed != 0;
 }

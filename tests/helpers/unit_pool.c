@@ -12,7 +12,8 @@
 #include <unistd.h>
 
 #include "net.h"
-#include "pool.h"
+#include "accept.h"
+#include "pools/policy.h"
 #include "server.h"
 
 static int n, failed;

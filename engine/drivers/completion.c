@@ -1,0 +1,436 @@
+/*
+ * completion: connections driven by completions on io_uring.  See
+ * completion.h.
+ *
+ * Per connection, a receive that picks its buffer from the loop's
+ * provided-buffer pools when data arrives (drivers/uring-bufs.c), so an
+ * idle connection holds no buffer at all, only its struct uconn (about 150
+ * bytes plus the service state); services that never reply
+ * (SVC_READ_ALWAYS) get a multishot receive, and their buffers go straight
+ * back.  Sends go straight from what the service emitted: for echo that is
+ * the provided buffer itself, which goes back to the pool when the send
+ * completes.  No copy, no allocation per request: an echoed message costs
+ * one receive completion and one send completion.
+ *
+ * Backpressure (service.h rule 4): a connection is not read while its
+ * output is pending.  A send from a pool buffer may not wait (MSG_DONTWAIT):
+ * what the socket does not take at once is copied into the connection's
+ * own buffer (malloc'd, at most SVC_EMIT_MAX, freed once sent) and the
+ * pool buffer goes back, so a peer that never reads holds one emission of
+ * its own, never the pool other connections need.  The pool running dry
+ * (ENOBUFS) parks the connection until a buffer comes back.
+ *
+ * Where the kernel is older: without multishot receive (before 6.0) or
+ * IORING_RECVSEND_POLL_FIRST, single-shot receives are re-armed after each
+ * completion.
+ */
+#ifdef HAVE_LIBURING
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "drivers/completion.h"
+#include "io.h"
+#include "log.h"
+#include "server.h"
+#include "stop.h"
+
+#define FREE_MAX	256	/* struct uconns kept for reuse */
+
+struct io_uring_sqe *
+uring_sqe(struct uloop *lp)
+{
+	struct io_uring_sqe *sqe;
+
+	/* A full SQ is flushed to the kernel; that always makes room. */
+	while ((sqe = io_uring_get_sqe(&lp->ring)) == NULL)
+		(void)io_uring_submit(&lp->ring);
+	return sqe;
+}
+
+void
+uring_cancel(struct uloop *lp, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = uring_sqe(lp);
+
+	io_uring_prep_cancel64(sqe, ud, 0);
+	io_uring_sqe_set_data64(sqe, OP_IGNORE);
+}
+
+static void
+recv_arm(struct uloop *lp, struct uconn *c)
+{
+	struct io_uring_sqe *sqe = uring_sqe(lp);
+
+	c->recv_big = c->bulk;
+	if (lp->recv_multishot && (lp->svc->flags & SVC_READ_ALWAYS)) {
+		io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+	} else {
+		io_uring_prep_recv(sqe, c->fd, NULL,
+		    c->recv_big ? BIG_SIZE : BUF_SIZE, 0);
+		if (lp->recv_poll_first)
+			sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+	}
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = c->recv_big ? BGID_BIG : BGID;
+	io_uring_sqe_set_data64(sqe, UD(c, OP_RECV));
+	c->recv_armed = true;
+	c->inflight++;
+}
+
+static void
+send_arm(struct uloop *lp, struct uconn *c)
+{
+	struct io_uring_sqe *sqe = uring_sqe(lp);
+	int flags = MSG_NOSIGNAL;
+
+	/* From a pool buffer: no waiting, the rest is copied (on_send).
+	 * Otherwise MSG_WAITALL: the kernel finishes a partial send itself,
+	 * so a big emission to a slow reader still costs one completion. */
+	c->send_nowait = c->out_bid != NO_BID;
+	flags |= c->send_nowait ? MSG_DONTWAIT : MSG_WAITALL;
+	if (c->out.n == 1) {
+		io_uring_prep_send(sqe, c->fd, c->out.iov[0].iov_base,
+		    c->out.iov[0].iov_len, flags);
+	} else {
+		c->msg.msg_iov = c->out.iov;
+		c->msg.msg_iovlen = (size_t)c->out.n;
+		io_uring_prep_sendmsg(sqe, c->fd, &c->msg, flags);
+	}
+	io_uring_sqe_set_data64(sqe, UD(c, OP_SEND));
+	c->sending = true;
+	c->inflight++;
+}
+
+/* Ask for the end; the connection is freed once its requests are done. */
+void
+uc_end(struct uloop *lp, struct uconn *c, int err)
+{
+	if (c->err == 0)
+		c->err = err;
+	if (c->closing)
+		return;
+	c->closing = true;
+	c->out.n = 0;
+	if (c->recv_armed && !c->recv_cancel) {
+		uring_cancel(lp, UD(c, OP_RECV));
+		c->recv_cancel = true;
+	}
+	if (c->sending)
+		uring_cancel(lp, UD(c, OP_SEND));
+}
+
+static void
+uc_release(struct uloop *lp, struct uconn *c)
+{
+	struct uconn **pp;
+
+	if (c->starved)
+		for (pp = &lp->starved; *pp != NULL; pp = &(*pp)->snext)
+			if (*pp == c) {
+				*pp = c->snext;
+				break;
+			}
+	if (c->out_bid != NO_BID)
+		buf_put(lp, c->out_bid);
+	free(c->own);
+	if (close(c->fd) == -1 && errno != EINTR)
+		log_warn("uring: close fd %d", c->fd);
+	conn_close(lp->base.srv, &c->meta, c->in, c->sent, c->err);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		lp->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	lp->nconns--;
+	if (lp->nfreelist < FREE_MAX) {
+		c->next = lp->freelist;
+		lp->freelist = c;
+		lp->nfreelist++;
+	} else {
+		free(c);
+	}
+}
+
+static void
+apply(struct uloop *lp, struct uconn *c, int r)
+{
+	if (r == SVC_ABORT)
+		uc_end(lp, c, 0);
+	else if (r == SVC_DONE)
+		c->done = true;
+}
+
+static bool
+out_points_into(const struct svc_out *o, const char *buf, unsigned bid)
+{
+	uintptr_t lo = (uintptr_t)buf;
+	uintptr_t hi = lo + (bid & BID_BIG ? BIG_SIZE : BUF_SIZE);
+	int i;
+
+	for (i = 0; i < o->n; i++) {
+		uintptr_t p = (uintptr_t)o->iov[i].iov_base;
+
+		if (p >= lo && p < hi)
+			return true;
+	}
+	return false;
+}
+
+/* A send from a pool buffer left output the socket would not take: move it
+ * into a buffer of the connection's own (c->own is NULL here: it only ever
+ * holds output, and this output points into a pool buffer) and give the
+ * pool buffer back, so a slow reader holds nothing others need. */
+static void
+own_keep(struct uloop *lp, struct uconn *c)
+{
+	size_t n = 0, len = svc_out_len(&c->out);
+	char *own = malloc(len);
+	int i;
+
+	if (own == NULL) {
+		log_warn("uring: fd %d: buffer for unsent output", c->fd);
+		uc_end(lp, c, ENOMEM);
+		return;
+	}
+	for (i = 0; i < c->out.n; i++) {
+		memcpy(own + n, c->out.iov[i].iov_base, c->out.iov[i].iov_len);
+		n += c->out.iov[i].iov_len;
+	}
+	c->own = own;
+	c->out.iov[0].iov_base = c->own;
+	c->out.iov[0].iov_len = n;
+	c->out.n = 1;
+	buf_put(lp, c->out_bid);
+	c->out_bid = NO_BID;
+}
+
+/* Hand a received buffer to input(); it stays out of the pool while the
+ * output points into it. */
+static void
+feed(struct uloop *lp, struct uconn *c, unsigned bid, size_t len)
+{
+	char *buf = buf_at(lp, bid);
+	int r;
+
+	c->need_more = true;
+	r = lp->svc->input(c->st, buf, len, &c->out);
+	if (c->out.n > 0 && out_points_into(&c->out, buf, bid))
+		c->out_bid = (uint16_t)bid;
+	else
+		buf_put(lp, bid);
+	apply(lp, c, r);
+}
+
+/*
+ * Drive the service as far as it can go without waiting: send what is
+ * emitted, ask more() once output is drained, deliver EOF,
+ * close when done; then make sure a receive is armed if input is wanted.
+ * Frees c when it is closed and idle: the caller must not touch c after.
+ */
+void
+uc_progress(struct uloop *lp, struct uconn *c)
+{
+	const struct service *svc = lp->svc;
+
+	for (;;) {
+		if (c->closing) {
+			if (c->inflight == 0)
+				uc_release(lp, c);
+			return;
+		}
+		if (c->sending)
+			break;
+		if (c->out.n > 0) {
+			send_arm(lp, c);
+			break;
+		}
+		if (c->done) {
+			uc_end(lp, c, 0);
+			continue;
+		}
+		if (c->need_more && svc->more != NULL) {
+			c->need_more = false;
+			apply(lp, c, svc->more(c->st, &c->out));
+			continue;
+		}
+		if (c->rd_eof) {
+			if (c->eof_done) {	/* nothing to come, nothing to send */
+				uc_end(lp, c, 0);
+				continue;
+			}
+			c->eof_done = true;
+			c->need_more = true;
+			apply(lp, c, svc->eof(c->st, &c->out));
+			continue;
+		}
+		break;
+	}
+	if (!c->recv_armed && !c->starved && !c->rd_eof &&
+	    (!c->sending || (svc->flags & SVC_READ_ALWAYS)))
+		recv_arm(lp, c);
+}
+
+/* fd is counted as active already (server_accept, or uring_accepted). */
+bool
+uc_new(void *loop, int fd)
+{
+	struct uloop *lp = loop;
+	struct server *srv = lp->base.srv;
+	struct uconn *c = lp->freelist;
+
+	if (c != NULL) {
+		lp->freelist = c->next;
+		lp->nfreelist--;
+	} else if ((c = malloc(sizeof(*c) + lp->svc->state_size)) == NULL) {
+		log_warn("uring: connection state");
+		conn_drop(srv, fd);
+		return true;
+	}
+	memset(c, 0, sizeof(*c) + lp->svc->state_size);
+	if (conn_open(srv, fd, lp->base.id, &c->meta) == -1) {
+		close(fd);
+		c->next = lp->freelist;
+		lp->freelist = c;
+		lp->nfreelist++;
+		return true;
+	}
+	if (srv->idle_ms > 0)
+		c->last_us = now_us();
+	c->fd = fd;
+	c->out_bid = NO_BID;
+	c->next = lp->conns;
+	if (lp->conns != NULL)
+		lp->conns->prev = c;
+	lp->conns = c;
+	lp->nconns++;
+	c->need_more = true;
+	apply(lp, c, lp->svc->start(c->st, &c->out));
+	uc_progress(lp, c);
+	return true;
+}
+
+void
+uc_on_recv(struct uloop *lp, struct uconn *c, int res, unsigned flags)
+{
+	if (lp->base.srv->idle_ms > 0 && res > 0)
+		c->last_us = now_us();
+	if (!(flags & IORING_CQE_F_MORE)) {
+		c->recv_armed = false;
+		c->recv_cancel = false;
+		c->inflight--;
+	}
+	if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
+		unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+
+		if (c->recv_big)
+			bid |= BID_BIG;
+		else
+			lp->nfree--;
+		if (c->closing) {
+			buf_put(lp, bid);
+		} else if (lp->svc->flags & SVC_READ_ALWAYS) {
+			struct svc_out none = { .n = 0 };
+			int r;
+
+			c->in += (uint64_t)res;
+			r = lp->svc->input(c->st, buf_at(lp, bid), (size_t)res,
+			    &none);
+			buf_put(lp, bid);
+			if (none.n > 0) {
+				log_warnx("uring: service %s emitted from "
+				    "input() despite SVC_READ_ALWAYS",
+				    lp->svc->name);
+				r = SVC_ABORT;
+			}
+			apply(lp, c, r);
+		} else {
+			/* Not read while output is pending, and one receive at
+			 * a time: nothing else can be waiting, feed it now.  A
+			 * full small buffer says more is waiting (the big pool
+			 * next); less than that, back to the small one. */
+			c->in += (uint64_t)res;
+			c->bulk = res >= BUF_SIZE;
+			feed(lp, c, bid, (size_t)res);
+		}
+	} else if (res == -ENOBUFS && c->recv_big) {
+		c->bulk = false;	/* the big pool is dry: use a small one */
+	} else if (res == 0) {
+		c->rd_eof = true;
+	} else if (res == -ENOBUFS) {
+		/* The pool is dry: wait for a buffer to come back. */
+		if (!lp->starve_logged) {
+			lp->starve_logged = true;
+			log_verbose("uring: worker %d: receive buffers exhausted",
+			    lp->base.id);
+		}
+		if (!c->starved && !c->closing) {
+			c->starved = true;
+			c->snext = lp->starved;
+			lp->starved = c;
+		}
+	} else if (res == -EINVAL && lp->recv_poll_first) {
+		log_debug("uring: no IORING_RECVSEND_POLL_FIRST");
+		lp->recv_poll_first = false;
+	} else if (res == -EINVAL && lp->recv_multishot) {
+		log_debug("uring: no multishot receive; single-shot instead");
+		lp->recv_multishot = false;
+	} else if (res < 0 && res != -ECANCELED && res != -EINTR &&
+	    res != -EAGAIN) {
+		errno = -res;
+		log_verbose("uring: receive on fd %d: %s", c->fd,
+		    strerror(-res));
+		uc_end(lp, c, -res);
+	}
+	uc_progress(lp, c);
+	/* c may be gone; a connection that piles up input stops receiving. */
+}
+
+void
+uc_on_send(struct uloop *lp, struct uconn *c, int res)
+{
+	if (lp->base.srv->idle_ms > 0 && res > 0)
+		c->last_us = now_us();
+	c->sending = false;
+	c->inflight--;
+	if (res < 0) {
+		if (res == -EAGAIN && c->send_nowait && !c->closing) {
+			own_keep(lp, c);
+		} else if (res != -EINTR && res != -EAGAIN) {
+			if (res != -ECANCELED)
+				log_verbose("uring: send on fd %d: %s", c->fd,
+				    strerror(-res));
+			uc_end(lp, c, res != -ECANCELED ? -res : 0);
+		}
+	} else if (!c->closing) {
+		c->sent += (uint64_t)res;
+		c->out.n = iov_consume(c->out.iov, c->out.n, (size_t)res);
+		if (c->out.n > 0 && c->send_nowait)
+			own_keep(lp, c);
+		if (c->out.n == 0) {
+			if (c->out_bid != NO_BID) {
+				buf_put(lp, c->out_bid);
+				c->out_bid = NO_BID;
+			}
+			free(c->own);	/* a slow reader's copy, sent */
+			c->own = NULL;
+			c->need_more = true;
+		}
+	}
+	uc_progress(lp, c);
+}
+
+void
+uc_discard(struct uloop *lp, struct uconn *c)
+{
+	if (c->inflight > 0)
+		c->own = NULL;	/* a send may still read it: leak it */
+	c->inflight = 0;
+	c->closing = true;
+	uc_release(lp, c);
+}
+
+#endif /* HAVE_LIBURING */

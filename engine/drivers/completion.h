@@ -1,0 +1,115 @@
+/*
+ * completion: the completion driver -- a service run on io_uring, where a
+ * receive or a send is a request whose completion comes later -- with its
+ * receive buffer pools (drivers/uring-bufs.c) and the loop state it shares
+ * with the uring model's loop (models/uring.c).  Private to those files.
+ */
+#ifndef CONCUR_DRIVERS_COMPLETION_H
+#define CONCUR_DRIVERS_COMPLETION_H
+
+#ifdef HAVE_LIBURING
+
+#include <liburing.h>
+#include <stdalign.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "accept.h"
+#include "admit.h"
+#include "loops.h"
+#include "service.h"
+
+#define NBUF		128	/* receive buffers per ring (power of 2) */
+#define BUF_SIZE	(16 * 1024)	/* 2 MiB per ring, touched as used */
+#define NBIG		16	/* 64 KiB buffers for large transfers */
+#define BIG_SIZE	SVC_RECV_MAX	/* 1 MiB per ring */
+#define BGID		0
+#define BGID_BIG	1
+#define BID_BIG		0x8000	/* in a bid: from the big pool */
+#define NO_BID		0xffff
+
+/* user_data: a struct uconn pointer (16-aligned) or nothing, plus a tag. */
+enum { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_STOP, OP_BACKOFF, OP_TICK,
+    OP_IGNORE };
+#define OP_MASK		7u
+#define UD(p, op)	((uint64_t)(uintptr_t)(p) | (uint64_t)(op))
+
+struct uconn {
+	struct uconn *next, *prev;	/* the loop's connections */
+	struct uconn *snext;		/* the loop's starved list */
+	int fd;
+	uint16_t out_bid;	/* buffer the pending output points into */
+	char *own;		/* unsent output a slow reader left, or NULL */
+	bool recv_armed, recv_cancel, sending, closing, starved;
+	bool rd_eof, eof_done, done, need_more;
+	bool bulk;		/* receive from the big pool */
+	bool recv_big;		/* the receive in flight is from the big pool */
+	bool send_nowait;	/* the send in flight may not wait */
+	int err;		/* the errno that ended it, or 0 */
+	uint8_t inflight;	/* requests whose last CQE has not come */
+	struct svc_out out;	/* output being sent (advanced on short sends) */
+	struct msghdr msg;	/* for two slices */
+	uint64_t in, sent;
+	uint64_t last_us;	/* last completion (--idle-timeout) */
+	struct conn_meta meta;
+	alignas(max_align_t) unsigned char st[];
+};
+
+struct uloop {
+	struct loop_base base;	/* first: the loop runner's */
+	const struct service *svc;
+	struct io_uring ring;
+	bool ring_ok;
+	struct acceptor acc;
+
+	/* receive buffers: drivers/uring-bufs.c */
+	char *bufs;		/* NBUF * BUF_SIZE */
+	struct io_uring_buf_ring *br;	/* NULL: legacy provided buffers */
+	int br_pending;		/* added to br, not yet published */
+	char *big;		/* NBIG * BIG_SIZE */
+	struct io_uring_buf_ring *brbig;
+	int brbig_pending;
+	bool legacy_bufs;	/* no buffer rings: PROVIDE_BUFFERS */
+	int nfree;		/* small buffers the kernel can use */
+
+	/* what this kernel has */
+	bool recv_multishot, recv_poll_first, accept_multishot;
+	/* the loop's own requests: models/uring.c */
+	bool accept_armed, backoff_armed, wake_armed, tick_armed;
+	bool stopping;		/* closing: every connection is ended */
+	bool draining;		/* stop with grace: no accepts, conns go on */
+	bool poll_accept;	/* --max-conns: poll the listener, then
+				 * accept_burst() reserves exactly */
+	struct __kernel_timespec tick_ts, backoff_ts;
+	bool starve_logged;
+
+	struct uconn *conns, *starved, *freelist;
+	int nconns, nfreelist;
+};
+
+/* The submission queue: an entry (flushing a full queue to make room). */
+struct io_uring_sqe *uring_sqe(struct uloop *lp);
+void uring_cancel(struct uloop *lp, uint64_t ud);
+
+/* Receive buffers. */
+int bufs_init(struct uloop *lp);
+char *buf_at(struct uloop *lp, unsigned bid);
+void buf_put(struct uloop *lp, unsigned bid);
+void bufs_publish(struct uloop *lp);
+void bufs_free(struct uloop *lp);
+
+/* The driver.  uc_new: accept_burst's taker (fd counted as active
+ * already).  uc_on_recv/uc_on_send: a connection's completions.  uc_end:
+ * ask for its end (idle timeout, stop), uc_progress after it.
+ * uc_discard: free it now, whatever the kernel holds (a failed stop). */
+bool uc_new(void *loop, int fd);
+void uc_on_recv(struct uloop *lp, struct uconn *c, int res, unsigned flags);
+void uc_on_send(struct uloop *lp, struct uconn *c, int res);
+void uc_end(struct uloop *lp, struct uconn *c, int err);
+void uc_progress(struct uloop *lp, struct uconn *c);
+void uc_discard(struct uloop *lp, struct uconn *c);
+
+#endif /* HAVE_LIBURING */
+#endif

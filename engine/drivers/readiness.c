@@ -1,0 +1,319 @@
+/*
+ * readiness: connections driven by readiness, for every backend.  See
+ * readiness.h and evloop.h.
+ *
+ * Each loop owns its connections outright (nothing is shared but the
+ * listener and the counters), so there are no locks on the request path.
+ * The costs that matter were designed out:
+ *   - one recv() and one send() per echoed message, into and out of a
+ *     64 KiB buffer that belongs to the loop, not to the connection;
+ *   - interest changes only when a send comes up short, which on a healthy
+ *     connection is never;
+ *   - an idle connection holds only its struct rconn (about 100 bytes plus
+ *     the service's state); the pending-output buffer exists only while a
+ *     peer is not reading, and is bounded by one emission (64 KiB), because
+ *     the loop stops reading from a connection with output pending.
+ *
+ * --idle-timeout keeps the loop's connections on a list in order of last
+ * activity: moving a connection to the tail is four pointer writes, and the
+ * loop only ever looks at the head to find who expired.
+ */
+#include "drivers/readiness.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "log.h"
+#include "server.h"
+#include "stop.h"
+
+#define MORE_BURST	8	/* more() rounds per wake-up (chargen fairness) */
+
+static void
+idle_unlink(struct evloop *l, struct rconn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		l->oldest = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	else
+		l->newest = c->prev;
+	c->prev = c->next = NULL;
+}
+
+static void
+idle_touch(struct evloop *l, struct rconn *c)
+{
+	if (l->base.srv->idle_ms <= 0)
+		return;
+	c->last_us = l->now_us;
+	if (l->newest == c)
+		return;		/* already last in line */
+	if (c->prev != NULL || l->oldest == c)
+		idle_unlink(l, c);
+	c->prev = l->newest;
+	if (l->newest != NULL)
+		l->newest->next = c;
+	else
+		l->oldest = c;
+	l->newest = c;
+}
+
+void
+rd_conn_free(struct evloop *l, struct rconn *c)
+{
+	if (!l->be->close_removes &&
+	    l->be->del(l->bs, c->fd, c->mask) == -1 && errno != EBADF)
+		log_warn("%s: del fd %d", l->be->name, c->fd);
+	if (l->base.srv->idle_ms > 0)
+		idle_unlink(l, c);
+	l->conns[c->fd] = NULL;
+	l->nconns--;
+	close(c->fd);
+	conn_close(l->base.srv, &c->meta, c->in, c->out, c->err);
+	free(c->pend);
+	free(c);
+}
+
+void
+rd_expire_idle(struct evloop *l)
+{
+	uint64_t idle = (uint64_t)l->base.srv->idle_ms * 1000;
+
+	while (l->oldest != NULL && l->oldest->last_us + idle <= l->now_us) {
+		struct rconn *c = l->oldest;
+
+		conn_timed_out(l->base.srv, &c->meta);
+		rd_conn_free(l, c);
+	}
+}
+
+uint64_t
+rd_next_expiry(const struct evloop *l)
+{
+	if (l->oldest == NULL)
+		return UINT64_MAX;
+	return l->oldest->last_us + (uint64_t)l->base.srv->idle_ms * 1000;
+}
+
+static int
+set_mask(struct evloop *l, struct rconn *c, int mask)
+{
+	if (mask == c->mask)
+		return 0;
+	if (l->be->mod(l->bs, c->fd, c->mask, mask) == -1)
+		return -1;
+	c->mask = mask;
+	return 0;
+}
+
+/* Send out; keep a copy of what did not fit.  -1: the connection is dead. */
+static int
+send_out(struct rconn *c, struct svc_out *o)
+{
+	struct msghdr mh = { .msg_iov = o->iov, .msg_iovlen = (size_t)o->n };
+	size_t left;
+	ssize_t w;
+	int i;
+
+	/* send() when there is one slice (echo): the kernel then has no
+	 * msghdr and iovec array to copy in. */
+	do
+		w = o->n == 1 ? send(c->fd, o->iov[0].iov_base, o->iov[0].iov_len,
+		    MSG_NOSIGNAL | MSG_DONTWAIT) :
+		    sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (w == -1 && errno == EINTR);
+	if (w == -1) {
+		if (errno != EAGAIN)
+			return -1;
+		w = 0;
+	}
+	c->out += (uint64_t)w;
+	o->n = iov_consume(o->iov, o->n, (size_t)w);
+	if (o->n == 0)
+		return 0;
+	left = svc_out_len(o);
+	if ((c->pend = malloc(left)) == NULL)
+		return -1;
+	c->pend_off = 0;
+	c->pend_len = 0;
+	for (i = 0; i < o->n; i++) {
+		memcpy(c->pend + c->pend_len, o->iov[i].iov_base,
+		    o->iov[i].iov_len);
+		c->pend_len += (uint32_t)o->iov[i].iov_len;
+	}
+	o->n = 0;
+	return 0;
+}
+
+/* After the service spoke: send, then ask for more while the socket takes
+ * it, then pick the interest.  Returns -1 when c must be closed. */
+static int
+advance(struct evloop *l, struct rconn *c, struct svc_out *o, int r)
+{
+	const struct service *svc = l->base.srv->svc;
+	int rounds = 0, mask;
+
+	for (;;) {
+		if (r == SVC_ABORT) {
+			c->status = SVC_ABORT;
+			return -1;
+		}
+		if (o->n > 0 && send_out(c, o) == -1) {
+			c->status = SVC_ABORT;
+			c->err = errno;
+			return -1;
+		}
+		if (r == SVC_DONE)
+			c->status = SVC_DONE;
+		if (c->pend != NULL)
+			break;
+		if (c->status == SVC_DONE)
+			return -1;	/* all sent: close */
+		if (svc->more == NULL || ++rounds > MORE_BURST)
+			break;
+		r = svc->more(c->st, o);
+		if (o->n == 0 && r == SVC_OK)
+			break;
+	}
+	if (c->pend != NULL || (svc->more != NULL && rounds > MORE_BURST))
+		mask = EV_WRITE;
+	else if (c->rd_eof)
+		return -1;	/* no input will come, no output is due */
+	else
+		mask = EV_READ;
+	if (!c->rd_eof && (svc->flags & SVC_READ_ALWAYS))
+		mask |= EV_READ;
+	return set_mask(l, c, mask);
+}
+
+static int
+on_readable(struct evloop *l, struct rconn *c)
+{
+	const struct service *svc = l->base.srv->svc;
+	struct svc_out o = { .n = 0 };
+	ssize_t n;
+	int r;
+
+	do
+		n = recv(c->fd, l->buf, sizeof(l->buf), MSG_DONTWAIT);
+	while (n == -1 && errno == EINTR);
+	if (n == -1) {
+		if (errno == EAGAIN)
+			return 0;
+		c->status = SVC_ABORT;
+		c->err = errno ? errno : -1;
+		return -1;
+	}
+	if (n == 0) {
+		c->rd_eof = true;
+		r = svc->eof(c->st, &o);
+	} else {
+		c->in += (uint64_t)n;
+		r = svc->input(c->st, l->buf, (size_t)n, &o);
+	}
+	if (c->pend != NULL) {
+		/* READ_ALWAYS services emit nothing from input(); keep their
+		 * status for when the pending output drains. */
+		if (r != SVC_OK)
+			c->status = r;
+		if (c->rd_eof)
+			return set_mask(l, c, EV_WRITE);
+		return c->status == SVC_ABORT ? -1 : 0;
+	}
+	return advance(l, c, &o, r);
+}
+
+static int
+on_writable(struct evloop *l, struct rconn *c)
+{
+	struct svc_out o = { .n = 0 };
+	ssize_t w;
+
+	if (c->pend == NULL)
+		return advance(l, c, &o, c->status == SVC_DONE ? SVC_DONE : SVC_OK);
+	do
+		w = send(c->fd, c->pend + c->pend_off, c->pend_len - c->pend_off,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (w == -1 && errno == EINTR);
+	if (w == -1) {
+		if (errno == EAGAIN)
+			return 0;
+		c->status = SVC_ABORT;
+		c->err = errno ? errno : -1;
+		return -1;
+	}
+	c->out += (uint64_t)w;
+	c->pend_off += (uint32_t)w;
+	if (c->pend_off < c->pend_len)
+		return 0;
+	free(c->pend);
+	c->pend = NULL;
+	return advance(l, c, &o, c->status == SVC_DONE ? SVC_DONE : SVC_OK);
+}
+
+void
+rd_conn_event(struct evloop *l, struct rconn *c, int mask)
+{
+	idle_touch(l, c);
+	if ((mask & EV_WRITE) && (c->mask & EV_WRITE) &&
+	    on_writable(l, c) == -1) {
+		rd_conn_free(l, c);
+		return;
+	}
+	if ((mask & EV_READ) && (c->mask & EV_READ) && on_readable(l, c) == -1)
+		rd_conn_free(l, c);
+}
+
+bool
+rd_conn_new(void *loop, int fd)
+{
+	struct evloop *l = loop;
+	struct server *srv = l->base.srv;
+	const struct service *svc = srv->svc;
+	struct svc_out o = { .n = 0 };
+	struct rconn *c;
+	int r;
+
+	if (fd >= l->maxfds || (l->be->fd_limit && fd >= l->be->fd_limit)) {
+		/* select() cannot watch descriptors past FD_SETSIZE. */
+		if (server_overload_begin(OVERLOAD_ACCEPT, l->be->name))
+			log_warnx("%s: descriptor %d is past the backend's "
+			    "limit of %d; refusing connections", l->be->name,
+			    fd, l->be->fd_limit ? l->be->fd_limit : l->maxfds);
+		conn_drop(srv, fd);
+		return true;
+	}
+	if ((c = calloc(1, sizeof(*c) + svc->state_size)) == NULL) {
+		log_warn("connection");
+		conn_drop(srv, fd);
+		return true;
+	}
+	c->fd = fd;
+	if (conn_open(srv, fd, l->base.id, &c->meta) == -1) {
+		close(fd);
+		free(c);
+		return true;
+	}
+	l->conns[fd] = c;
+	l->nconns++;
+	if (l->be->add(l->bs, fd, EV_READ) == -1) {
+		log_warn("%s: add", l->be->name);
+		c->status = SVC_ABORT;
+		c->err = errno ? errno : -1;
+		rd_conn_free(l, c);
+		return true;
+	}
+	c->mask = EV_READ;
+	idle_touch(l, c);
+	r = svc->start(c->st, &o);
+	if (advance(l, c, &o, r) == -1)
+		rd_conn_free(l, c);
+	return true;
+}

@@ -1,0 +1,60 @@
+/*
+ * readiness: the readiness driver -- a service run on a non-blocking
+ * socket, read when readable, written when writable -- and the loop state
+ * it shares with engine/evloop.c.  Private to those two files.
+ */
+#ifndef CONCUR_DRIVERS_READINESS_H
+#define CONCUR_DRIVERS_READINESS_H
+
+#include <stdalign.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "accept.h"
+#include "admit.h"
+#include "evloop.h"
+#include "loops.h"
+
+struct rconn {
+	int fd;
+	int mask;		/* interest the backend has for fd */
+	bool rd_eof;
+	int err;		/* the errno that ended it, or 0 */
+	int status;		/* SVC_OK, or SVC_DONE once the service ended */
+	uint64_t in, out;
+	struct rconn *prev, *next;	/* idle list, oldest first */
+	uint64_t last_us;	/* last activity (idle timeout) */
+	struct conn_meta meta;
+	char *pend;		/* unsent output, or NULL */
+	uint32_t pend_off, pend_len;
+	alignas(max_align_t) unsigned char st[];
+};
+
+struct evloop {
+	struct loop_base base;	/* first: the loop runner's */
+	const struct ev_backend *be;
+	void *bs;
+	struct acceptor acc;	/* the shared listener, or ours (--reuseport) */
+	bool own_lfd;
+	bool listening;		/* listener currently watched */
+	int maxfds;
+	struct rconn **conns;	/* by descriptor */
+	uint64_t now_us;	/* time of this wake-up */
+	struct rconn *oldest, *newest;	/* idle list */
+	int nconns;
+	char buf[SVC_RECV_MAX];
+};
+
+/* Take a new connection (accept_burst's taker; always true). */
+bool rd_conn_new(void *loop, int fd);
+/* The backend reported mask for c. */
+void rd_conn_event(struct evloop *l, struct rconn *c, int mask);
+/* Close c now (expired, or the loop ends). */
+void rd_conn_free(struct evloop *l, struct rconn *c);
+/* --idle-timeout: close who expired; when the oldest will (UINT64_MAX:
+ * nobody). */
+void rd_expire_idle(struct evloop *l);
+uint64_t rd_next_expiry(const struct evloop *l);
+
+#endif
