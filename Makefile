@@ -51,10 +51,10 @@ $(B)/%.o: %.c
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(B)/libconcur.a: $(LIB_OBJ)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(B)/libengine.a: $(ENG_OBJ)
-	$(AR) rcs $@ $^
+	rm -f $@ && $(AR) rcs $@ $^
 
 # Each program links what it needs; only concurd carries the engine.
 define prog_rule
@@ -69,8 +69,9 @@ $(B)/tests/%: tests/helpers/%.c $(B)/libconcur.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d $(LDFLAGS) -o $@ $< $(B)/libconcur.a $(LDLIBS)
 
-# Unit tests of the engine (unit_pool...) link it too.
-$(B)/tests/unit_pool: tests/helpers/unit_pool.c $(B)/libengine.a $(B)/libconcur.a
+# Unit tests of the engine link it too.
+ENGINE_UNITS := $(B)/tests/unit_pool $(B)/tests/unit_service
+$(ENGINE_UNITS): $(B)/tests/%: tests/helpers/%.c $(B)/libengine.a $(B)/libconcur.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d $(LDFLAGS) -o $@ $< $(B)/libengine.a $(B)/libconcur.a $(URING_LIBS) $(LDLIBS)
 

@@ -72,6 +72,8 @@ struct perip;	/* the --per-ip table, in shared memory */
 struct server {
 	const struct model *model;
 	const struct service *svc;
+	void *svc_conf;		/* its configuration (service.h) */
+	size_t svc_state;	/* bytes of state per connection */
 	int lfd;		/* listening socket, blocking */
 	int socktype;		/* SOCK_STREAM or SOCK_DGRAM */
 	int workers;		/* -w: pool size / event loops (0: default) */
@@ -88,8 +90,7 @@ struct server {
 				 * unless some rule is an allow */
 	int nacl;
 	struct perip *perip;
-	char *const *exec_argv;	/* service exec: the program and arguments */
-	bool exec_in_place;	/* --inetd: become the program (no child) */
+	bool inetd;		/* --inetd: one connection, on descriptor 0 */
 	bool activated;		/* lfd came from systemd (LISTEN_FDS) */
 	bool reuseport;		/* --reuseport: a listener per event loop */
 	bool nodelay_inherited;	/* TCP_NODELAY set on the listener: Linux
@@ -97,7 +98,7 @@ struct server {
 	int backlog;
 };
 
-#define MODEL_POOL	0x1	/* has workers whose spread is reported */
+#define MODEL_POOL	0x1	/* a pool that grows and shrinks (UNP's pre-) */
 #define MODEL_PROCESS	0x2	/* connections served in child processes */
 #define MODEL_THREADS	0x4	/* connections served in threads */
 #define MODEL_LOOPS	0x8	/* event loops: many connections a thread */

@@ -95,7 +95,7 @@ udp_run(struct server *srv)
 			    net_sa_port((struct sockaddr *)&ss));
 			continue;
 		}
-		r = srv->svc->datagram(in, (size_t)n, out, sizeof(out));
+		r = srv->svc->datagram(srv->svc_conf, in, (size_t)n, out, sizeof(out));
 		atomic_fetch_add(&srv->stats->bytes_in, (uint64_t)n);
 		atomic_fetch_add(&srv->stats->served, 1);
 		if (r < 0)

@@ -4,7 +4,8 @@
  * input cut into arbitrary pieces.
  *
  * Input: byte 0 seeds the split sizes; the rest is what a client sends,
- * followed by its EOF.  Checked against a reference reading of the
+ * followed by its EOF.  The service is configured as concurd does without
+ * --nbytes-max.  Checked against a reference reading of the
  * protocol: the reply is exactly the sum of the counts of the well-formed
  * lines before the first malformed one (1..16384, digits, optional CR;
  * a line over 7 bytes is malformed), byte k of it is nbytes_pattern(k), each
@@ -104,23 +105,32 @@ drain(void *st, struct svc_out *o, int r)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The service as concurd configures it by default (no --nbytes-max). */
+static struct svc_setup setup;
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	_Alignas(max_align_t) unsigned char st[SVC_STATE_MAX];
+	_Alignas(max_align_t) unsigned char st[256];
 	struct svc_out o = { .n = 0 };
+	struct svc_conn conn = { .fd = -1 };
+	char err[128];
 	uint64_t want;
 	uint32_t rs;
 	size_t off = 1;
 	int bad, r;
 
-	if (size < 1 || service_nbytes.state_size > SVC_STATE_MAX)
+	if (setup.svc == NULL && (svc_setup_init(&setup, &service_nbytes) == -1 ||
+	    svc_setup_ready(&setup, err, sizeof(err)) == -1))
+		abort();
+	if (size < 1 || setup.state_size > sizeof(st))
 		return 0;
+	conn.conf = setup.conf;
 	rs = data[0] * 2654435761u + 1;
 	got = 0;
 	closed = 0;
-	memset(st, 0, service_nbytes.state_size);
-	r = service_nbytes.start(st, &o);
+	memset(st, 0, setup.state_size);
+	r = service_nbytes.start(st, &conn, &o);
 	drain(st, &o, r);
 	while (off < size && !closed) {
 		size_t n;

@@ -4,12 +4,13 @@
 #                   UndefinedBehaviorSanitizer (clang), into build-asan/, then
 #                   the whole test suite against those binaries (asan-ci:
 #                   less the docs and RSS-bound backpressure tests)
-#   make tsan       ThreadSanitizer build into build-tsan/, then the threaded
-#                   models (thread, prethread*, select, poll, epoll, uring)
-#                   through tests/reliability/models.t: every service's
+#   make tsan       ThreadSanitizer build into build-tsan/, then the models
+#                   that serve in threads (concurd --list=threads) through
+#                   tests/reliability/models.t: every service's
 #                   conformance checks plus a short hostile run
-#   make valgrind   memcheck on the process models (iterative, fork,
-#                   prefork*), children traced, every service's checks and
+#   make valgrind   memcheck on the models that do not (iterative, fork,
+#                   prefork*: concurd --list less --list=threads), children
+#                   traced, every service's checks and
 #                   VALGRIND_HOSTILE_SECS (10) of hostile clients on echo;
 #                   valgrind-ci: the services' checks only (CI)
 #
@@ -24,8 +25,11 @@ ASAN_FLAGS	:= -fsanitize=address,undefined -fno-omit-frame-pointer \
 		   -fno-sanitize-recover=undefined
 TSAN_FLAGS	:= -fsanitize=thread -fno-omit-frame-pointer
 SAN_TESTS	?= $(sort $(wildcard tests/*.t))
-TSAN_MODELS	?= thread prethread prethread-queue select poll epoll uring
-VALGRIND_MODELS	?= iterative fork prefork prefork-flock prefork-mutex prefork-fdpass
+# The model lists come from the concurd that is tested (a new model is in
+# them by its flags); TSAN_MODELS=... or VALGRIND_MODELS=... override.
+MODELS_OF	= $(shell $(1) --list$(2) 2>/dev/null | sed -n 's/^model //p')
+TSAN_MODELS	?= $(call MODELS_OF,build-tsan/bin/concurd,=threads)
+VALGRIND_MODELS	?= $(filter-out $(call MODELS_OF,$(O)/concurd,=threads),$(call MODELS_OF,$(O)/concurd,))
 
 # san_build NAME FLAGS: the whole tree into build-NAME/ (objects, helpers)
 # and build-NAME/bin/ (programs); bin/ and build/ are not touched.

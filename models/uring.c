@@ -269,6 +269,9 @@ dispatch(struct uloop *lp, struct io_uring_cqe *cqe)
 	case OP_SEND:
 		uc_on_send(lp, c, cqe->res);
 		break;
+	case OP_READ:
+		uc_on_read(lp, c, cqe->res, cqe->flags);
+		break;
 	case OP_ACCEPT:
 		on_accept(lp, cqe->res, cqe->flags);
 		break;
@@ -529,7 +532,7 @@ const struct model model_uring = {
 	.name = "uring",
 	.summary = "completion-based on io_uring: multishot accept and "
 	    "receive, provided buffers, one ring per worker",
-	.flags = MODEL_POOL | MODEL_THREADS | MODEL_LOOPS,
+	.flags = MODEL_THREADS | MODEL_LOOPS,
 	.run = uring_run,
 	.unavailable = uring_unavailable,
 };

@@ -24,11 +24,12 @@ daytime_line(char *buf, size_t cap)
 }
 
 static int
-daytime_start(void *st, struct svc_out *out)
+daytime_start(void *st, const struct svc_conn *conn, struct svc_out *out)
 {
 	struct daytime *d = st;
 	size_t n = daytime_line(d->line, sizeof(d->line));
 
+	(void)conn;
 	if (n == 0)
 		return SVC_ABORT;
 	svc_emit(out, d->line, n);
@@ -36,10 +37,12 @@ daytime_start(void *st, struct svc_out *out)
 }
 
 static ssize_t
-daytime_datagram(const char *in, size_t len, char *out, size_t cap)
+daytime_datagram(const void *conf, const char *in, size_t len, char *out,
+    size_t cap)
 {
 	size_t n;
 
+	(void)conf;
 	(void)in;
 	(void)len;
 	n = daytime_line(out, cap);

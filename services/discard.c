@@ -4,8 +4,10 @@
 #include "service.h"
 
 static ssize_t
-discard_datagram(const char *in, size_t len, char *out, size_t cap)
+discard_datagram(const void *conf, const char *in, size_t len, char *out,
+    size_t cap)
 {
+	(void)conf;
 	(void)in;
 	(void)len;
 	(void)out;

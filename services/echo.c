@@ -18,8 +18,10 @@ echo_input(void *st, const char *buf, size_t len, struct svc_out *out)
 }
 
 static ssize_t
-echo_datagram(const char *in, size_t len, char *out, size_t cap)
+echo_datagram(const void *conf, const char *in, size_t len, char *out,
+    size_t cap)
 {
+	(void)conf;
 	if (len > cap)
 		len = cap;
 	memcpy(out, in, len);

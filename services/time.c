@@ -27,20 +27,23 @@ now_be(unsigned char be[4])
 }
 
 static int
-time_start(void *st, struct svc_out *out)
+time_start(void *st, const struct svc_conn *conn, struct svc_out *out)
 {
 	struct timesvc *ts = st;
 
+	(void)conn;
 	now_be(ts->be);
 	svc_emit(out, ts->be, sizeof(ts->be));
 	return SVC_DONE;
 }
 
 static ssize_t
-time_datagram(const char *in, size_t len, char *out, size_t cap)
+time_datagram(const void *conf, const char *in, size_t len, char *out,
+    size_t cap)
 {
 	unsigned char be[4];
 
+	(void)conf;
 	(void)in;
 	(void)len;
 	if (cap < sizeof(be))

@@ -30,7 +30,9 @@ roundtrip() {	# FD TEXT
 	IFS= read -r -t 3 line <&"$1" && printf '%s' "$line"
 }
 
-MODELS="epoll poll select uring thread prethread prethread-queue"
+# The models that serve in threads of one process: they share its
+# descriptor limit.
+MODELS=$("$BIN/concurd" --list=threads | sed -n 's/^model //p')
 declare -A SP PP SL PRE HF HP
 for m in $MODELS; do
 	if start_server "$T/log.$m" bash -c 'ulimit -n 64 && exec "$0" "$@"' \

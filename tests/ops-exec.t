@@ -78,7 +78,7 @@ else
 fi
 
 # Where exec is refused: not a process model, or no program.
-for m in thread prethread prethread-queue epoll poll select uring; do
+for m in $("$BIN/concurd" --list=threads | sed -n 's/^model //p'); do
 	out=$(timeout 10 "$BIN/concurd" -m "$m" -s exec -p 0 -- /bin/cat 2>&1); st=$?
 	is "$st" 64 "-m $m -s exec: exit 64"
 	like "$out" "process models.*not in $m" "-m $m -s exec: the message says why"

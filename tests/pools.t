@@ -7,8 +7,11 @@
 
 [ -x "$BIN/concurd" ] || skip_all "bin/concurd not built"
 
-PROCESS_MODELS="prefork prefork-flock prefork-mutex prefork-fdpass"
-THREAD_MODELS="prethread prethread-queue"
+POOLS=$("$BIN/concurd" --list=pools | sed -n 's/^model //p')
+PROCESS_MODELS=$(comm -12 <(echo "$POOLS" | sort) \
+    <("$BIN/concurd" --list=processes | sed -n 's/^model //p' | sort) | tr '\n' ' ')
+THREAD_MODELS=$(comm -12 <(echo "$POOLS" | sort) \
+    <("$BIN/concurd" --list=threads | sed -n 's/^model //p' | sort) | tr '\n' ' ')
 INITIAL=4
 CLIENTS=12
 

@@ -6,49 +6,84 @@
  * SO_SNDTIMEO), so it costs nothing per message.  A stop with --grace is a
  * deadline, not an idle time: the same timeouts, set to what is left of
  * the grace.  A stop reaches a thread blocked in read() as EINTR (the
- * worker code nudges it; a child gets its parent's SIGTERM).
+ * worker code nudges it; a child gets its parent's SIGTERM).  A file range
+ * goes out with sendfile(2): from the page cache to the socket, no copy
+ * through this process.
  */
 #include "drivers/blocking.h"
 
 #include <errno.h>
 #include <stdalign.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "admit.h"
-#include "exec.h"
 #include "io.h"
 #include "log.h"
 #include "server.h"
 #include "stop.h"
 
-/* Send every emitted slice; -1 on error (errno) or when closing. */
+#define STATE_INLINE	256	/* state bigger than this is malloc'd */
+#define SENDFILE_MAX	(1 << 30)	/* per call, well within ssize_t */
+
+struct bconn {
+	struct server *srv;
+	int fd;
+	struct conn_meta m;
+	uint64_t in, sent;
+	bool lingering;
+};
+
+/* Send every emitted slice, then the file range; -1 on error (errno) or
+ * when closing. */
 static int
-send_out(int fd, struct svc_out *o, uint64_t *sent)
+send_out(struct bconn *b, struct svc_out *o)
 {
 	struct iovec iov[SVC_OUT_MAX];
 	struct msghdr mh;
 	int n = o->n;
+	ssize_t w;
 
 	memcpy(iov, o->iov, sizeof(iov));
 	memset(&mh, 0, sizeof(mh));
 	while (n > 0) {
-		ssize_t w;
-
 		mh.msg_iov = iov;
 		mh.msg_iovlen = (size_t)n;
-		w = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		w = sendmsg(b->fd, &mh, MSG_NOSIGNAL);
 		if (w == -1) {
 			if (errno == EINTR && !server_closing())
 				continue;
 			return -1;
 		}
-		*sent += (uint64_t)w;
+		b->sent += (uint64_t)w;
 		n = iov_consume(iov, n, (size_t)w);
 	}
 	o->n = 0;
+	while (o->file.len > 0) {
+		w = sendfile(b->fd, o->file.fd, &o->file.off,
+		    o->file.len > SENDFILE_MAX ? SENDFILE_MAX : o->file.len);
+		if (w == -1) {
+			if (errno == EINTR && !server_closing())
+				continue;
+			return -1;
+		}
+		if (w == 0) {
+			/* The file is shorter than it was: nothing can make
+			 * up the bytes promised. */
+			log_info("conn %llu: the file ended %llu bytes early; "
+			    "closing", (unsigned long long)b->m.id,
+			    (unsigned long long)o->file.len);
+			o->file.len = 0;
+			errno = ENODATA;
+			return -1;
+		}
+		b->sent += (uint64_t)w;
+		o->file.len -= (uint64_t)w;
+	}
 	return 0;
 }
 
@@ -64,88 +99,104 @@ set_timeouts(int fd, int ms)
 		log_warn("idle timeout on fd %d", fd);
 }
 
-void
-serve_blocking(struct server *srv, int fd, int slot)
+/* The service's state machine to its end: 0, or -1 with errno (the error
+ * that ended the connection, EAGAIN for a timeout). */
+static int
+drive(struct bconn *b, void *st, const struct svc_conn *sc)
 {
-	const struct service *svc = srv->svc;
-	alignas(max_align_t) unsigned char st[SVC_STATE_MAX];
-	char buf[SVC_RECV_MAX];
+	const struct service *svc = b->srv->svc;
 	struct svc_out out = { .n = 0 };
-	struct conn_meta m;
-	uint64_t in = 0, sent = 0;
-	bool rd_eof = false, lingering = false;
-	int err = 0;
-	int r;
+	char buf[SVC_RECV_MAX];
+	bool rd_eof = false;
+	ssize_t n;
+	int r = svc->start(st, sc, &out);
 
-	if (svc->flags & SVC_EXEC) {
-		serve_exec(srv, fd, slot, srv->exec_in_place);
-		return;
-	}
-	if (conn_open(srv, fd, slot, &m) == -1) {
-		close(fd);
-		return;
-	}
-	if (srv->idle_ms > 0)
-		set_timeouts(fd, srv->idle_ms);
-	memset(st, 0, svc->state_size);
-	r = svc->start(st, &out);
 	for (;;) {
-		ssize_t n;
-
 		if (r == SVC_ABORT)
-			break;
+			return 0;
 		/* A peer that never pauses never blocks us in read(), where a
 		 * stop shows as EINTR: look at the state every round too (two
 		 * atomic loads). */
-		if (!lingering && server_stopping()) {
+		if (!b->lingering && server_stopping()) {
 			if (server_closing())
-				break;
-			lingering = true;
+				return 0;
+			b->lingering = true;
 		}
-		if (out.n > 0 && send_out(fd, &out, &sent) == -1)
-			goto failed;
+		if (svc_out_pending(&out) && send_out(b, &out) == -1)
+			return -1;
 		if (r == SVC_DONE)
-			break;
+			return 0;
 		if (svc->more != NULL) {
 			r = svc->more(st, &out);
-			if (out.n > 0 || r != SVC_OK)
+			if (svc_out_pending(&out) || r != SVC_OK)
 				continue;
 		}
 		if (rd_eof)
-			break;	/* nothing will come in, nothing to send */
-		if (lingering) {
+			return 0;	/* nothing will come, nothing to send */
+		if (b->lingering) {
 			int left = server_grace_left_ms();
 
 			if (left <= 0 || server_closing())
-				break;
-			set_timeouts(fd, left);
+				return 0;
+			set_timeouts(b->fd, left);
 		}
-		n = read(fd, buf, sizeof(buf));
+		n = read(b->fd, buf, sizeof(buf));
 		if (n == -1) {
 			if (errno == EINTR && !server_closing()) {
 				if (server_stopping())
-					lingering = true;
+					b->lingering = true;
 				continue;
 			}
-			goto failed;
+			return -1;
 		}
 		if (n == 0) {
 			rd_eof = true;
 			r = svc->eof(st, &out);
 			continue;
 		}
-		in += (uint64_t)n;
+		b->in += (uint64_t)n;
 		r = svc->input(st, buf, (size_t)n, &out);
 	}
-	goto done;
-failed:
-	if ((errno == EAGAIN || errno == EWOULDBLOCK) && !lingering)
-		conn_timed_out(srv, &m);	/* SO_RCVTIMEO / SO_SNDTIMEO */
-	else if (lingering)
-		err = 0;			/* grace over */
-	else
-		err = errno != EINTR ? errno : 0;
-done:
+}
+
+void
+serve_blocking(struct server *srv, int fd, int slot)
+{
+	const struct service *svc = srv->svc;
+	alignas(max_align_t) unsigned char inline_st[STATE_INLINE];
+	struct bconn b = { .srv = srv, .fd = fd };
+	struct svc_conn sc = { srv->svc_conf, &b.m, fd };
+	void *st = inline_st;
+	int err = 0;
+
+	if (conn_open(srv, fd, slot, &b.m) == -1) {
+		close(fd);
+		return;
+	}
+	if (svc->takeover != NULL) {
+		err = svc->takeover(&sc, fd, srv->inetd) == 0 ? 0 : -1;
+		conn_close(srv, &b.m, 0, 0, err);
+		return;
+	}
+	if (srv->svc_state > STATE_INLINE && (st = malloc(srv->svc_state)) == NULL) {
+		log_warn("conn %llu: state", (unsigned long long)b.m.id);
+		close(fd);
+		conn_close(srv, &b.m, 0, 0, ENOMEM);
+		return;
+	}
+	memset(st, 0, srv->svc_state);
+	if (srv->idle_ms > 0)
+		set_timeouts(fd, srv->idle_ms);
+	if (drive(&b, st, &sc) == -1) {
+		if ((errno == EAGAIN || errno == EWOULDBLOCK) && !b.lingering)
+			conn_timed_out(srv, &b.m);  /* SO_RCVTIMEO/SO_SNDTIMEO */
+		else if (!b.lingering && errno != EINTR)
+			err = errno;	/* (lingering: the grace is over) */
+	}
+	if (svc->end != NULL)
+		svc->end(st);
+	if (st != inline_st)
+		free(st);
 	close(fd);
-	conn_close(srv, &m, in, sent, err);
+	conn_close(srv, &b.m, b.in, b.sent, err);
 }

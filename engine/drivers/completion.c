@@ -20,6 +20,11 @@
  * its own, never the pool other connections need.  The pool running dry
  * (ENOBUFS) parks the connection until a buffer comes back.
  *
+ * A file range (service.h) is read with io_uring's own reads, a pool
+ * buffer at a time (64 KiB, or 16 KiB when the big pool is dry), each then
+ * sent like a received buffer: the loop never waits on the disk, and a
+ * slow reader holds one buffer's worth of its own, never the pool.
+ *
  * Where the kernel is older: without multishot receive (before 6.0) or
  * IORING_RECVSEND_POLL_FIRST, single-shot receives are re-armed after each
  * completion.
@@ -38,6 +43,9 @@
 #include "stop.h"
 
 #define FREE_MAX	256	/* struct uconns kept for reuse */
+
+_Static_assert(alignof(max_align_t) >= OP_MASK + 1,
+    "user_data tags need malloc'd pointers aligned past OP_MASK");
 
 struct io_uring_sqe *
 uring_sqe(struct uloop *lp)
@@ -104,6 +112,25 @@ send_arm(struct uloop *lp, struct uconn *c)
 	c->inflight++;
 }
 
+/* The next piece of the file range, into a pool buffer. */
+static void
+read_arm(struct uloop *lp, struct uconn *c)
+{
+	struct io_uring_sqe *sqe = uring_sqe(lp);
+	unsigned size;
+
+	c->read_big = !c->read_small;
+	size = c->read_big ? BIG_SIZE : BUF_SIZE;
+	io_uring_prep_read(sqe, c->out.file.fd, NULL,
+	    c->out.file.len < size ? (unsigned)c->out.file.len : size,
+	    (uint64_t)c->out.file.off);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = c->read_big ? BGID_BIG : BGID;
+	io_uring_sqe_set_data64(sqe, UD(c, OP_READ));
+	c->reading = true;
+	c->inflight++;
+}
+
 /* Ask for the end; the connection is freed once its requests are done. */
 void
 uc_end(struct uloop *lp, struct uconn *c, int err)
@@ -114,12 +141,15 @@ uc_end(struct uloop *lp, struct uconn *c, int err)
 		return;
 	c->closing = true;
 	c->out.n = 0;
+	c->out.file.len = 0;
 	if (c->recv_armed && !c->recv_cancel) {
 		uring_cancel(lp, UD(c, OP_RECV));
 		c->recv_cancel = true;
 	}
 	if (c->sending)
 		uring_cancel(lp, UD(c, OP_SEND));
+	if (c->reading)
+		uring_cancel(lp, UD(c, OP_READ));
 }
 
 static void
@@ -136,6 +166,8 @@ uc_release(struct uloop *lp, struct uconn *c)
 	if (c->out_bid != NO_BID)
 		buf_put(lp, c->out_bid);
 	free(c->own);
+	if (c->started && lp->svc->end != NULL)
+		lp->svc->end(c->st);
 	if (close(c->fd) == -1 && errno != EINTR)
 		log_warn("uring: close fd %d", c->fd);
 	conn_close(lp->base.srv, &c->meta, c->in, c->sent, c->err);
@@ -242,10 +274,15 @@ uc_progress(struct uloop *lp, struct uconn *c)
 				uc_release(lp, c);
 			return;
 		}
-		if (c->sending)
+		if (c->sending || c->reading)
 			break;
 		if (c->out.n > 0) {
 			send_arm(lp, c);
+			break;
+		}
+		if (c->out.file.len > 0) {
+			if (!c->starved)
+				read_arm(lp, c);
 			break;
 		}
 		if (c->done) {
@@ -270,7 +307,7 @@ uc_progress(struct uloop *lp, struct uconn *c)
 		break;
 	}
 	if (!c->recv_armed && !c->starved && !c->rd_eof &&
-	    (!c->sending || (svc->flags & SVC_READ_ALWAYS)))
+	    (!svc_out_pending(&c->out) || (svc->flags & SVC_READ_ALWAYS)))
 		recv_arm(lp, c);
 }
 
@@ -285,12 +322,12 @@ uc_new(void *loop, int fd)
 	if (c != NULL) {
 		lp->freelist = c->next;
 		lp->nfreelist--;
-	} else if ((c = malloc(sizeof(*c) + lp->svc->state_size)) == NULL) {
+	} else if ((c = malloc(sizeof(*c) + srv->svc_state)) == NULL) {
 		log_warn("uring: connection state");
 		conn_drop(srv, fd);
 		return true;
 	}
-	memset(c, 0, sizeof(*c) + lp->svc->state_size);
+	memset(c, 0, sizeof(*c) + srv->svc_state);
 	if (conn_open(srv, fd, lp->base.id, &c->meta) == -1) {
 		close(fd);
 		c->next = lp->freelist;
@@ -308,7 +345,9 @@ uc_new(void *loop, int fd)
 	lp->conns = c;
 	lp->nconns++;
 	c->need_more = true;
-	apply(lp, c, lp->svc->start(c->st, &c->out));
+	c->sc = (struct svc_conn){ srv->svc_conf, &c->meta, fd };
+	c->started = true;
+	apply(lp, c, lp->svc->start(c->st, &c->sc, &c->out));
 	uc_progress(lp, c);
 	return true;
 }
@@ -419,6 +458,51 @@ uc_on_send(struct uloop *lp, struct uconn *c, int res)
 			c->own = NULL;
 			c->need_more = true;
 		}
+	}
+	uc_progress(lp, c);
+}
+
+void
+uc_on_read(struct uloop *lp, struct uconn *c, int res, unsigned flags)
+{
+	c->reading = false;
+	c->inflight--;
+	if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
+		unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+
+		if (c->read_big)
+			bid |= BID_BIG;
+		else
+			lp->nfree--;
+		c->read_small = false;
+		if (c->closing) {
+			buf_put(lp, bid);
+		} else {
+			c->out.iov[0].iov_base = buf_at(lp, bid);
+			c->out.iov[0].iov_len = (size_t)res;
+			c->out.n = 1;
+			c->out_bid = (uint16_t)bid;
+			c->out.file.off += res;
+			c->out.file.len -= (uint64_t)res;
+		}
+	} else if (res == 0 && !c->closing) {
+		log_info("conn %llu: the file ended %llu bytes early; closing",
+		    (unsigned long long)c->meta.id,
+		    (unsigned long long)c->out.file.len);
+		uc_end(lp, c, ENODATA);
+	} else if (res == -ENOBUFS && c->read_big) {
+		c->read_small = true;	/* the big pool is dry */
+	} else if (res == -ENOBUFS) {
+		if (!c->starved && !c->closing) {
+			c->starved = true;
+			c->snext = lp->starved;
+			lp->starved = c;
+		}
+	} else if (res < 0 && res != -ECANCELED && res != -EINTR &&
+	    res != -EAGAIN) {
+		log_info("conn %llu: reading the file: %s",
+		    (unsigned long long)c->meta.id, strerror(-res));
+		uc_end(lp, c, -res);
 	}
 	uc_progress(lp, c);
 }

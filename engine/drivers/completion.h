@@ -30,10 +30,11 @@
 #define BID_BIG		0x8000	/* in a bid: from the big pool */
 #define NO_BID		0xffff
 
-/* user_data: a struct uconn pointer (16-aligned) or nothing, plus a tag. */
-enum { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_STOP, OP_BACKOFF, OP_TICK,
-    OP_IGNORE };
-#define OP_MASK		7u
+/* user_data: a struct uconn pointer (from malloc: 16-aligned) or nothing,
+ * plus a tag in the low 4 bits. */
+enum { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_READ, OP_STOP, OP_BACKOFF,
+    OP_TICK, OP_IGNORE };
+#define OP_MASK		15u
 #define UD(p, op)	((uint64_t)(uintptr_t)(p) | (uint64_t)(op))
 
 struct uconn {
@@ -47,6 +48,10 @@ struct uconn {
 	bool bulk;		/* receive from the big pool */
 	bool recv_big;		/* the receive in flight is from the big pool */
 	bool send_nowait;	/* the send in flight may not wait */
+	bool reading;		/* a read of the file range is in flight */
+	bool read_big;		/* ...into a buffer of the big pool */
+	bool read_small;	/* the big pool was dry: small ones next */
+	bool started;		/* the service's start() was called */
 	int err;		/* the errno that ended it, or 0 */
 	uint8_t inflight;	/* requests whose last CQE has not come */
 	struct svc_out out;	/* output being sent (advanced on short sends) */
@@ -54,6 +59,7 @@ struct uconn {
 	uint64_t in, sent;
 	uint64_t last_us;	/* last completion (--idle-timeout) */
 	struct conn_meta meta;
+	struct svc_conn sc;
 	alignas(max_align_t) unsigned char st[];
 };
 
@@ -107,6 +113,7 @@ void bufs_free(struct uloop *lp);
 bool uc_new(void *loop, int fd);
 void uc_on_recv(struct uloop *lp, struct uconn *c, int res, unsigned flags);
 void uc_on_send(struct uloop *lp, struct uconn *c, int res);
+void uc_on_read(struct uloop *lp, struct uconn *c, int res, unsigned flags);
 void uc_end(struct uloop *lp, struct uconn *c, int err);
 void uc_progress(struct uloop *lp, struct uconn *c);
 void uc_discard(struct uloop *lp, struct uconn *c);

@@ -9,10 +9,13 @@
  *     64 KiB buffer that belongs to the loop, not to the connection;
  *   - interest changes only when a send comes up short, which on a healthy
  *     connection is never;
- *   - an idle connection holds only its struct rconn (about 100 bytes plus
+ *   - an idle connection holds only its struct rconn (about 150 bytes plus
  *     the service's state); the pending-output buffer exists only while a
  *     peer is not reading, and is bounded by one emission (64 KiB), because
- *     the loop stops reading from a connection with output pending.
+ *     the loop stops reading from a connection with output pending;
+ *   - a file range goes out with sendfile(2) on the non-blocking socket, as
+ *     much as the socket takes, the rest when it is writable again: no
+ *     copy, no buffer.
  *
  * --idle-timeout keeps the loop's connections on a list in order of last
  * activity: moving a connection to the tail is four pointer writes, and the
@@ -23,6 +26,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -32,6 +36,7 @@
 #include "stop.h"
 
 #define MORE_BURST	8	/* more() rounds per wake-up (chargen fairness) */
+#define SENDFILE_MAX	(1 << 30)	/* per call */
 
 static void
 idle_unlink(struct evloop *l, struct rconn *c)
@@ -75,6 +80,8 @@ rd_conn_free(struct evloop *l, struct rconn *c)
 		idle_unlink(l, c);
 	l->conns[c->fd] = NULL;
 	l->nconns--;
+	if (c->started && l->base.srv->svc->end != NULL)
+		l->base.srv->svc->end(c->st);
 	close(c->fd);
 	conn_close(l->base.srv, &c->meta, c->in, c->out, c->err);
 	free(c->pend);
@@ -113,7 +120,43 @@ set_mask(struct evloop *l, struct rconn *c, int mask)
 	return 0;
 }
 
-/* Send out; keep a copy of what did not fit.  -1: the connection is dead. */
+/* The file range, as far as the socket takes it.  -1: the connection is
+ * dead. */
+static int
+send_file(struct rconn *c)
+{
+	ssize_t w;
+
+	while (c->file.len > 0) {
+		w = sendfile(c->fd, c->file.fd, &c->file.off,
+		    c->file.len > SENDFILE_MAX ? SENDFILE_MAX : c->file.len);
+		if (w == -1) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? 0 : -1;
+		}
+		if (w == 0) {
+			log_info("conn %llu: the file ended %llu bytes early; "
+			    "closing", (unsigned long long)c->meta.id,
+			    (unsigned long long)c->file.len);
+			c->file.len = 0;
+			errno = ENODATA;
+			return -1;
+		}
+		c->out += (uint64_t)w;
+		c->file.len -= (uint64_t)w;
+	}
+	return 0;
+}
+
+static bool
+pending(const struct rconn *c)
+{
+	return c->pend != NULL || c->file.len > 0;
+}
+
+/* Send out; keep a copy of the slices that did not fit, and the file
+ * range.  -1: the connection is dead. */
 static int
 send_out(struct rconn *c, struct svc_out *o)
 {
@@ -122,6 +165,10 @@ send_out(struct rconn *c, struct svc_out *o)
 	ssize_t w;
 	int i;
 
+	c->file = o->file;
+	o->file.len = 0;
+	if (o->n == 0)
+		return send_file(c);
 	/* send() when there is one slice (echo): the kernel then has no
 	 * msghdr and iovec array to copy in. */
 	do
@@ -137,7 +184,7 @@ send_out(struct rconn *c, struct svc_out *o)
 	c->out += (uint64_t)w;
 	o->n = iov_consume(o->iov, o->n, (size_t)w);
 	if (o->n == 0)
-		return 0;
+		return send_file(c);
 	left = svc_out_len(o);
 	if ((c->pend = malloc(left)) == NULL)
 		return -1;
@@ -165,24 +212,24 @@ advance(struct evloop *l, struct rconn *c, struct svc_out *o, int r)
 			c->status = SVC_ABORT;
 			return -1;
 		}
-		if (o->n > 0 && send_out(c, o) == -1) {
+		if (svc_out_pending(o) && send_out(c, o) == -1) {
 			c->status = SVC_ABORT;
 			c->err = errno;
 			return -1;
 		}
 		if (r == SVC_DONE)
 			c->status = SVC_DONE;
-		if (c->pend != NULL)
+		if (pending(c))
 			break;
 		if (c->status == SVC_DONE)
 			return -1;	/* all sent: close */
 		if (svc->more == NULL || ++rounds > MORE_BURST)
 			break;
 		r = svc->more(c->st, o);
-		if (o->n == 0 && r == SVC_OK)
+		if (!svc_out_pending(o) && r == SVC_OK)
 			break;
 	}
-	if (c->pend != NULL || (svc->more != NULL && rounds > MORE_BURST))
+	if (pending(c) || (svc->more != NULL && rounds > MORE_BURST))
 		mask = EV_WRITE;
 	else if (c->rd_eof)
 		return -1;	/* no input will come, no output is due */
@@ -218,7 +265,7 @@ on_readable(struct evloop *l, struct rconn *c)
 		c->in += (uint64_t)n;
 		r = svc->input(c->st, l->buf, (size_t)n, &o);
 	}
-	if (c->pend != NULL) {
+	if (pending(c)) {
 		/* READ_ALWAYS services emit nothing from input(); keep their
 		 * status for when the pending output drains. */
 		if (r != SVC_OK)
@@ -236,25 +283,32 @@ on_writable(struct evloop *l, struct rconn *c)
 	struct svc_out o = { .n = 0 };
 	ssize_t w;
 
-	if (c->pend == NULL)
-		return advance(l, c, &o, c->status == SVC_DONE ? SVC_DONE : SVC_OK);
-	do
-		w = send(c->fd, c->pend + c->pend_off, c->pend_len - c->pend_off,
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
-	while (w == -1 && errno == EINTR);
-	if (w == -1) {
-		if (errno == EAGAIN)
+	if (c->pend != NULL) {
+		do
+			w = send(c->fd, c->pend + c->pend_off,
+			    c->pend_len - c->pend_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		while (w == -1 && errno == EINTR);
+		if (w == -1) {
+			if (errno == EAGAIN)
+				return 0;
+			c->status = SVC_ABORT;
+			c->err = errno ? errno : -1;
+			return -1;
+		}
+		c->out += (uint64_t)w;
+		c->pend_off += (uint32_t)w;
+		if (c->pend_off < c->pend_len)
 			return 0;
+		free(c->pend);
+		c->pend = NULL;
+	}
+	if (send_file(c) == -1) {
 		c->status = SVC_ABORT;
 		c->err = errno ? errno : -1;
 		return -1;
 	}
-	c->out += (uint64_t)w;
-	c->pend_off += (uint32_t)w;
-	if (c->pend_off < c->pend_len)
+	if (c->file.len > 0)
 		return 0;
-	free(c->pend);
-	c->pend = NULL;
 	return advance(l, c, &o, c->status == SVC_DONE ? SVC_DONE : SVC_OK);
 }
 
@@ -290,7 +344,7 @@ rd_conn_new(void *loop, int fd)
 		conn_drop(srv, fd);
 		return true;
 	}
-	if ((c = calloc(1, sizeof(*c) + svc->state_size)) == NULL) {
+	if ((c = calloc(1, sizeof(*c) + srv->svc_state)) == NULL) {
 		log_warn("connection");
 		conn_drop(srv, fd);
 		return true;
@@ -312,7 +366,9 @@ rd_conn_new(void *loop, int fd)
 	}
 	c->mask = EV_READ;
 	idle_touch(l, c);
-	r = svc->start(c->st, &o);
+	c->sc = (struct svc_conn){ srv->svc_conf, &c->meta, fd };
+	c->started = true;
+	r = svc->start(c->st, &c->sc, &o);
 	if (advance(l, c, &o, r) == -1)
 		rd_conn_free(l, c);
 	return true;

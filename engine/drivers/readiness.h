@@ -23,11 +23,14 @@ struct rconn {
 	int err;		/* the errno that ended it, or 0 */
 	int status;		/* SVC_OK, or SVC_DONE once the service ended */
 	uint64_t in, out;
+	bool started;		/* the service's start() was called */
 	struct rconn *prev, *next;	/* idle list, oldest first */
 	uint64_t last_us;	/* last activity (idle timeout) */
 	struct conn_meta meta;
-	char *pend;		/* unsent output, or NULL */
+	struct svc_conn sc;
+	char *pend;		/* unsent slices, or NULL */
 	uint32_t pend_off, pend_len;
+	struct svc_file file;	/* unsent file range (len 0: none) */
 	alignas(max_align_t) unsigned char st[];
 };
 

@@ -1,49 +1,46 @@
 /*
  * concurd: one server where any concurrency model runs any service.
  *
- * main parses the command line, binds the listening socket, hands it to the
- * chosen model and, when the model returns (after SIGTERM or SIGINT), prints
- * the exit summary: connections served and the CPU time of the server and
- * all its children (getrusage SELF + CHILDREN), the figure UNP ch. 30
- * compares designs by.
+ * main parses the command line (the service's own options among the rest),
+ * configures the service, binds the listening socket, hands it to the
+ * chosen model and, when the model returns (after SIGTERM or SIGINT),
+ * prints the exit summary: connections served and the CPU time of the
+ * server and all its children (getrusage SELF + CHILDREN), the figure UNP
+ * ch. 30 compares designs by.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sysexits.h>
 #include <unistd.h>
 
+#include "accept.h"
+#include "admit.h"
+#include "drivers/blocking.h"
 #include "io.h"
 #include "log.h"
 #include "net.h"
 #include "parse.h"
-#include "accept.h"
-#include "drivers/blocking.h"
-#include "admit.h"
 #include "server.h"
 #include "stop.h"
 #include "udp.h"
 
-#define EX_OK		0
-#define EX_USAGE	64
-#define EX_NOHOST	68
-#define EX_UNAVAILABLE	69
-#define EX_SOFTWARE	70
-#define EX_OSERR	71
-#define EX_NOUSER	67
-#define EX_CANTCREAT	73
-#define EX_NOPERM	77
+#define EX_OK	0
 
 static void
 usage(FILE *f)
 {
+	const struct svc_option *o;
+	size_t i;
+
 	fprintf(f,
 "usage: concurd [-m MODEL] [-s SERVICE] [-b ADDRESS] [-p PORT] [-w WORKERS]\n"
 "               [options] [-- PROGRAM ARGS... (with -s exec)]\n"
@@ -81,25 +78,59 @@ usage(FILE *f)
 "      --log-file FILE     log to FILE (SIGHUP reopens it)\n"
 "      --stats-interval SEC  log a stats line every SEC (SIGUSR1: now)\n"
 "Other:\n"
-"  -l, --list              list models and services, one per line\n"
+"  -l, --list[=KIND]       list models, services and service options, one\n"
+"                          per line; KIND: processes, threads, pools or\n"
+"                          loops lists only those models\n"
 "  -h, --help              this help\n"
-"  -V, --version           version\n"
+"  -V, --version           version\n",
+	    SOMAXCONN);
+	fprintf(f, "Service options (with -s SERVICE):\n");
+	for (i = 0; services[i] != NULL; i++)
+		for (o = services[i]->options; o != NULL && o->name; o++) {
+			char left[64];
+
+			snprintf(left, sizeof(left), "--%s%s%s", o->name,
+			    o->arg ? " " : "", o->arg ? o->arg : "");
+			fprintf(f, "      %-18s  %s: %s\n", left,
+			    services[i]->name, o->help);
+		}
+	fprintf(f,
 "\n"
 "On start concurd prints 'concurd: listening on ADDRESS port PORT (model M,\n"
 "service S)'.  SIGTERM or SIGINT stop it (a second one: at once) and print a\n"
-"summary line.  Started by systemd with LISTEN_FDS, it uses the socket passed.\n",
-	    SOMAXCONN);
+"summary line.  Started by systemd with LISTEN_FDS, it uses the socket passed.\n");
 }
 
-static void
-list(void)
+/* --list[=KIND]: models (of a kind), services, service options. */
+static int
+list(const char *kind)
 {
+	static const struct { const char *name; unsigned flag; } kinds[] = {
+		{ "processes", MODEL_PROCESS }, { "threads", MODEL_THREADS },
+		{ "pools", MODEL_POOL }, { "loops", MODEL_LOOPS },
+	};
+	const struct svc_option *o;
+	unsigned flag = 0;
 	size_t i;
 
+	for (i = 0; kind != NULL && i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strcmp(kind, kinds[i].name) == 0)
+			flag = kinds[i].flag;
+	if (kind != NULL && flag == 0)
+		fatalx(EX_USAGE, "--list=%s: KIND is processes, threads, pools or "
+		    "loops", kind);
 	for (i = 0; models[i] != NULL; i++)
-		printf("model %s\n", models[i]->name);
-	for (i = 0; services[i] != NULL; i++)
+		if (flag == 0 || (models[i]->flags & flag))
+			printf("model %s\n", models[i]->name);
+	if (flag != 0)
+		return EX_OK;
+	for (i = 0; services[i] != NULL; i++) {
 		printf("service %s\n", services[i]->name);
+		for (o = services[i]->options; o != NULL && o->name; o++)
+			printf("option %s --%s%s%s\n", services[i]->name, o->name,
+			    o->arg ? " " : "", o->arg ? o->arg : "");
+	}
+	return EX_OK;
 }
 
 static int
@@ -303,16 +334,17 @@ write_pidfile(const char *path)
 static int
 run_inetd(struct server *srv)
 {
+	bool owns = srv->svc->takeover != NULL;
 	int fd;
 
-	if (srv->svc->flags & SVC_EXEC)
-		srv->exec_in_place = true;
-	fd = dup(STDIN_FILENO);	/* keep 0/1 for the program in exec */
+	fd = dup(STDIN_FILENO);	/* keep 0/1 for a program that takes over */
 	if (fd == -1)
 		return -errno;
 	accept_taken(srv, fd);
-	serve_blocking(srv, srv->svc->flags & SVC_EXEC ? STDIN_FILENO : fd, -1);
-	if (!(srv->svc->flags & SVC_EXEC))
+	serve_blocking(srv, owns ? STDIN_FILENO : fd, -1);
+	if (owns)
+		close(fd);
+	else
 		close(STDIN_FILENO);
 	return 0;
 }
@@ -340,158 +372,283 @@ is_socket(int fd)
 	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
-int
-main(int argc, char **argv)
-{
-	enum { O_MAXW = 256, O_BACKLOG, O_MAXCONNS, O_PERIP, O_IDLE, O_ALLOW,
-	    O_DENY, O_GRACE, O_INETD, O_USER, O_GROUP, O_DAEMON, O_PIDFILE,
-	    O_SYSLOG, O_LOGFILE, O_STATS, O_REUSEPORT };
-	static const struct option longopts[] = {
-		{ "model", required_argument, NULL, 'm' },
-		{ "service", required_argument, NULL, 's' },
-		{ "bind", required_argument, NULL, 'b' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "workers", required_argument, NULL, 'w' },
-		{ "max-workers", required_argument, NULL, O_MAXW },
-		{ "backlog", required_argument, NULL, O_BACKLOG },
-		{ "reuseport", no_argument, NULL, O_REUSEPORT },
-		{ "udp", no_argument, NULL, 'u' },
-		{ "max-conns", required_argument, NULL, O_MAXCONNS },
-		{ "per-ip", required_argument, NULL, O_PERIP },
-		{ "idle-timeout", required_argument, NULL, O_IDLE },
-		{ "allow", required_argument, NULL, O_ALLOW },
-		{ "deny", required_argument, NULL, O_DENY },
-		{ "grace", required_argument, NULL, O_GRACE },
-		{ "inetd", no_argument, NULL, O_INETD },
-		{ "user", required_argument, NULL, O_USER },
-		{ "group", required_argument, NULL, O_GROUP },
-		{ "daemon", no_argument, NULL, O_DAEMON },
-		{ "pid-file", required_argument, NULL, O_PIDFILE },
-		{ "syslog", no_argument, NULL, O_SYSLOG },
-		{ "log-file", required_argument, NULL, O_LOGFILE },
-		{ "stats-interval", required_argument, NULL, O_STATS },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "list", no_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
-	struct server srv = { .socktype = SOCK_STREAM, .max_workers = 256 };
-	const char *model = NULL, *service = "echo", *bind = NULL, *port = NULL;
-	const char *user = NULL, *group = NULL, *pidfile = NULL, *logfile = NULL;
-	bool inetd = false, daemon = false, use_syslog = false;
-	char addr[NET_ADDRSTRLEN];
-	int c, verbosity = LOG_NORMAL, backlog = SOMAXCONN, lport, e;
-	int stats_ms = 0;
-	long ncpu;
+/* What the command line asked for, beyond struct server. */
+struct cmdline {
+	const char *model, *service, *bind, *port;
+	const char *user, *group, *pidfile, *logfile, *list;
+	bool inetd, daemon, use_syslog, listing;
+	int verbosity, backlog, stats_ms;
+	/* Service options, applied once the service is known. */
+	struct { const char *name, *arg; } sopt[64];
+	int nsopt;
+	char *const *operands;
+	int noperands;
+};
 
-	log_init(argv[0], LOG_NORMAL);
-	while ((c = getopt_long(argc, argv, "+m:s:b:p:w:uvqlhV", longopts,
-	    NULL)) != -1) {
+enum { O_MAXW = 256, O_BACKLOG, O_MAXCONNS, O_PERIP, O_IDLE, O_ALLOW,
+    O_DENY, O_GRACE, O_INETD, O_USER, O_GROUP, O_DAEMON, O_PIDFILE,
+    O_SYSLOG, O_LOGFILE, O_STATS, O_REUSEPORT, O_SERVICE = 512 };
+
+static const struct option base_opts[] = {
+	{ "model", required_argument, NULL, 'm' },
+	{ "service", required_argument, NULL, 's' },
+	{ "bind", required_argument, NULL, 'b' },
+	{ "port", required_argument, NULL, 'p' },
+	{ "workers", required_argument, NULL, 'w' },
+	{ "max-workers", required_argument, NULL, O_MAXW },
+	{ "backlog", required_argument, NULL, O_BACKLOG },
+	{ "reuseport", no_argument, NULL, O_REUSEPORT },
+	{ "udp", no_argument, NULL, 'u' },
+	{ "max-conns", required_argument, NULL, O_MAXCONNS },
+	{ "per-ip", required_argument, NULL, O_PERIP },
+	{ "idle-timeout", required_argument, NULL, O_IDLE },
+	{ "allow", required_argument, NULL, O_ALLOW },
+	{ "deny", required_argument, NULL, O_DENY },
+	{ "grace", required_argument, NULL, O_GRACE },
+	{ "inetd", no_argument, NULL, O_INETD },
+	{ "user", required_argument, NULL, O_USER },
+	{ "group", required_argument, NULL, O_GROUP },
+	{ "daemon", no_argument, NULL, O_DAEMON },
+	{ "pid-file", required_argument, NULL, O_PIDFILE },
+	{ "syslog", no_argument, NULL, O_SYSLOG },
+	{ "log-file", required_argument, NULL, O_LOGFILE },
+	{ "stats-interval", required_argument, NULL, O_STATS },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "list", optional_argument, NULL, 'l' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+};
+#define NBASE	(sizeof(base_opts) / sizeof(base_opts[0]))
+
+/* The base options and every service's own, for getopt_long.  A name two
+ * services (or a service and concurd) both define is a bug: said at once. */
+static const struct option *
+all_options(void)
+{
+	static struct option all[NBASE + 128 + 1];
+	const struct svc_option *o;
+	size_t i, k, n = 0;
+
+	if (all[0].name != NULL)
+		return all;
+	for (i = 0; i < NBASE; i++)
+		all[n++] = base_opts[i];
+	for (i = 0; services[i] != NULL; i++)
+		for (o = services[i]->options; o != NULL && o->name; o++) {
+			for (k = 0; k < n; k++)
+				if (strcmp(all[k].name, o->name) == 0)
+					fatalx(EX_SOFTWARE, "option --%s is "
+					    "defined twice", o->name);
+			if (n == NBASE + 128)
+				fatalx(EX_SOFTWARE, "too many service options");
+			all[n] = (struct option){ o->name, o->arg ?
+			    required_argument : no_argument, NULL,
+			    O_SERVICE + (int)n };
+			n++;
+		}
+	return all;
+}
+
+static void
+parse(int argc, char **argv, struct cmdline *cl, struct server *srv)
+{
+	const struct option *opts = all_options();
+	int c, idx;
+
+	while ((c = getopt_long(argc, argv, "+m:s:b:p:w:uvqlhV", opts,
+	    &idx)) != -1) {
 		switch (c) {
-		case 'm': model = optarg; break;
-		case 's': service = optarg; break;
-		case 'b': bind = optarg; break;
-		case 'p': port = optarg; break;
-		case 'w': srv.workers = num("-w", optarg, 1, MAX_WORKER_SLOTS); break;
-		case O_MAXW: srv.max_workers = num("--max-workers", optarg, 1,
+		case 'm': cl->model = optarg; break;
+		case 's': cl->service = optarg; break;
+		case 'b': cl->bind = optarg; break;
+		case 'p': cl->port = optarg; break;
+		case 'w': srv->workers = num("-w", optarg, 1, MAX_WORKER_SLOTS); break;
+		case O_MAXW: srv->max_workers = num("--max-workers", optarg, 1,
 			      MAX_WORKER_SLOTS); break;
-		case O_BACKLOG: backlog = num("--backlog", optarg, 1, 65535); break;
-		case O_REUSEPORT: srv.reuseport = true; break;
-		case 'u': srv.socktype = SOCK_DGRAM; break;
-		case O_MAXCONNS: srv.max_conns = num("--max-conns", optarg, 1,
+		case O_BACKLOG: cl->backlog = num("--backlog", optarg, 1, 65535);
+			break;
+		case O_REUSEPORT: srv->reuseport = true; break;
+		case 'u': srv->socktype = SOCK_DGRAM; break;
+		case O_MAXCONNS: srv->max_conns = num("--max-conns", optarg, 1,
 			      10000000); break;
-		case O_PERIP: srv.per_ip = num("--per-ip", optarg, 1, 10000000);
+		case O_PERIP: srv->per_ip = num("--per-ip", optarg, 1, 10000000);
 			break;
-		case O_IDLE: srv.idle_ms = seconds_ms("--idle-timeout", optarg);
+		case O_IDLE: srv->idle_ms = seconds_ms("--idle-timeout", optarg);
 			break;
-		case O_ALLOW: add_rule(&srv, optarg, true); break;
-		case O_DENY: add_rule(&srv, optarg, false); break;
-		case O_GRACE: srv.grace_ms = seconds_ms("--grace", optarg); break;
-		case O_INETD: inetd = true; break;
-		case O_USER: user = optarg; break;
-		case O_GROUP: group = optarg; break;
-		case O_DAEMON: daemon = true; break;
-		case O_PIDFILE: pidfile = optarg; break;
-		case O_SYSLOG: use_syslog = true; break;
-		case O_LOGFILE: logfile = optarg; break;
-		case O_STATS: stats_ms = seconds_ms("--stats-interval", optarg);
-			break;
-		case 'v': verbosity++; break;
-		case 'q': verbosity = LOG_QUIET; break;
-		case 'l': list(); return EX_OK;
-		case 'h': usage(stdout); return EX_OK;
-		case 'V': printf("concurd %s\n", CONCUR_VERSION); return EX_OK;
-		default: usage(stderr); return EX_USAGE;
+		case O_ALLOW: add_rule(srv, optarg, true); break;
+		case O_DENY: add_rule(srv, optarg, false); break;
+		case O_GRACE: srv->grace_ms = seconds_ms("--grace", optarg); break;
+		case O_INETD: cl->inetd = true; break;
+		case O_USER: cl->user = optarg; break;
+		case O_GROUP: cl->group = optarg; break;
+		case O_DAEMON: cl->daemon = true; break;
+		case O_PIDFILE: cl->pidfile = optarg; break;
+		case O_SYSLOG: cl->use_syslog = true; break;
+		case O_LOGFILE: cl->logfile = optarg; break;
+		case O_STATS: cl->stats_ms = seconds_ms("--stats-interval",
+			      optarg); break;
+		case 'v': cl->verbosity++; break;
+		case 'q': cl->verbosity = LOG_QUIET; break;
+		case 'l': exit(list(optarg));
+		case 'h': usage(stdout); exit(EX_OK);
+		case 'V': printf("concurd %s\n", CONCUR_VERSION); exit(EX_OK);
+		default:
+			if (c >= O_SERVICE &&
+			    cl->nsopt < (int)(sizeof(cl->sopt) / sizeof(cl->sopt[0]))) {
+				cl->sopt[cl->nsopt].name = opts[idx].name;
+				cl->sopt[cl->nsopt++].arg = optarg;
+				break;
+			}
+			usage(stderr);
+			exit(EX_USAGE);
 		}
 	}
-	log_set_level(verbosity);
-	if (verbosity >= LOG_VERBOSE)
-		log_set_timestamps(true);
-	if (model == NULL)
-		model = srv.socktype == SOCK_DGRAM ? "iterative" : "epoll";
-	if ((srv.model = model_find(model)) == NULL)
+	cl->operands = argv + optind;
+	cl->noperands = argc - optind;
+}
+
+/* The model and the service, the service's options and operands, and what
+ * the two cannot do together. */
+static void
+configure(struct cmdline *cl, struct server *srv)
+{
+	struct svc_setup setup;
+	char err[256];
+	int i;
+
+	if (cl->model == NULL)
+		cl->model = srv->socktype == SOCK_DGRAM ? "iterative" : "epoll";
+	if ((srv->model = model_find(cl->model)) == NULL)
 		fatalx(EX_USAGE, "unknown model '%s' (concurd --list shows them)",
-		    model);
-	if ((srv.svc = service_find(service)) == NULL)
+		    cl->model);
+	if ((srv->svc = service_find(cl->service)) == NULL)
 		fatalx(EX_USAGE, "unknown service '%s' (concurd --list shows them)",
-		    service);
-	if (srv.svc->flags & SVC_EXEC) {
-		if (optind == argc)
-			fatalx(EX_USAGE, "-s exec needs a program: concurd -s exec "
-			    "[options] -- PROGRAM ARGS...");
-		srv.exec_argv = argv + optind;
-		if (!inetd && !(srv.model->flags & MODEL_PROCESS) &&
-		    strcmp(srv.model->name, "iterative") != 0)
-			fatalx(EX_USAGE, "-s exec runs in the process models "
-			    "(iterative, fork, prefork...), not in %s",
-			    srv.model->name);
-	} else if (optind != argc) {
-		log_warnx("unexpected argument '%s'", argv[optind]);
-		usage(stderr);
-		return EX_USAGE;
+		    cl->service);
+	if (svc_setup_init(&setup, srv->svc) == -1)
+		fatal(EX_OSERR, "service %s", srv->svc->name);
+	for (i = 0; i < cl->nsopt; i++) {
+		const struct service *owner = svc_option_owner(cl->sopt[i].name,
+		    NULL);
+
+		if (owner != srv->svc)
+			fatalx(EX_USAGE, "--%s is an option of service %s (this "
+			    "is -s %s)", cl->sopt[i].name, owner->name,
+			    srv->svc->name);
+		if (svc_setup_option(&setup, cl->sopt[i].name, cl->sopt[i].arg,
+		    err, sizeof(err)) == -1)
+			fatalx(EX_USAGE, "%s", err);
 	}
-	if (srv.socktype == SOCK_DGRAM) {
-		if (strcmp(srv.model->name, "iterative") != 0)
+	if (cl->noperands > 0 && srv->svc->operands == NULL) {
+		log_warnx("unexpected argument '%s'", cl->operands[0]);
+		usage(stderr);
+		exit(EX_USAGE);
+	}
+	if (svc_setup_operands(&setup, cl->operands, cl->noperands, err,
+	    sizeof(err)) == -1 || svc_setup_ready(&setup, err, sizeof(err)) == -1)
+		fatalx(EX_USAGE, "%s", err);
+	srv->svc_conf = setup.conf;
+	srv->svc_state = setup.state_size;
+	if (srv->svc->takeover != NULL && !cl->inetd &&
+	    (srv->model->flags & MODEL_THREADS))
+		fatalx(EX_USAGE, "-s %s runs in the process models "
+		    "(iterative, fork, prefork...), not in %s",
+		    srv->svc->name, srv->model->name);
+	if (srv->socktype == SOCK_DGRAM) {
+		if (strcmp(srv->model->name, "iterative") != 0)
 			fatalx(EX_USAGE, "UDP is served iteratively: use --udp "
 			    "without -m, or -m iterative");
-		if (srv.svc->datagram == NULL)
+		if (srv->svc->datagram == NULL)
 			fatalx(EX_USAGE, "service %s has no UDP form",
-			    srv.svc->name);
+			    srv->svc->name);
 	}
-	if (!inetd && srv.model->unavailable != NULL) {
-		const char *why = srv.model->unavailable();
+	if (!cl->inetd && srv->model->unavailable != NULL) {
+		const char *why = srv->model->unavailable();
 
 		if (why != NULL)
 			fatalx(EX_UNAVAILABLE, "model %s is not available: %s",
-			    srv.model->name, why);
+			    srv->model->name, why);
 	}
-	if (daemon) {
+	if (cl->port == NULL && srv->svc->takeover != NULL && !cl->inetd &&
+	    getenv("LISTEN_FDS") == NULL)
+		fatalx(EX_USAGE, "-s %s has no well-known port: give -p PORT",
+		    srv->svc->name);
+	if (cl->port == NULL)
+		cl->port = srv->svc->name;
+}
+
+/* Logging as asked: file, syslog. */
+static void
+setup_logging(struct cmdline *cl)
+{
+	if (cl->daemon) {
 		/* --daemon does chdir /: keep relative paths meaning what the
 		 * user meant. */
-		pidfile = absolute(pidfile);
-		logfile = absolute(logfile);
+		cl->pidfile = absolute(cl->pidfile);
+		cl->logfile = absolute(cl->logfile);
 	}
-	if (logfile != NULL && log_set_file(logfile) == -1)
-		fatal(EX_CANTCREAT, "--log-file %s", logfile);
+	if (cl->logfile != NULL && log_set_file(cl->logfile) == -1)
+		fatal(EX_CANTCREAT, "--log-file %s", cl->logfile);
 	/* Under inetd the socket may be our stderr: never log into it. */
-	if (use_syslog || (daemon && logfile == NULL) ||
-	    (inetd && logfile == NULL && is_socket(STDERR_FILENO)))
+	if (cl->use_syslog || (cl->daemon && cl->logfile == NULL) ||
+	    (cl->inetd && cl->logfile == NULL && is_socket(STDERR_FILENO)))
 		log_set_syslog(true);
-	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+}
+
+/* The listener: systemd's, or our own.  Returns its port. */
+static int
+open_listener(struct cmdline *cl, struct server *srv, char *addr, size_t len)
+{
+	int lport, e;
+
+	srv->lfd = activation_socket(srv->socktype);
+	srv->activated = srv->lfd >= 0;
+	srv->backlog = cl->backlog;
+	if (srv->activated && srv->reuseport) {
+		log_warnx("--reuseport: ignored for a socket systemd passed");
+		srv->reuseport = false;
+	}
+	if (srv->lfd < 0) {
+		srv->lfd = net_listen(cl->bind, cl->port, srv->socktype,
+		    cl->backlog, srv->reuseport ? NET_REUSEPORT : 0);
+		if (srv->lfd < 0)
+			exit(listen_error(srv->lfd, cl->bind, cl->port));
+	}
+	if ((e = net_local_addr(srv->lfd, addr, len, &lport)) < 0)
+		fatalx(EX_OSERR, "getsockname: %s", net_strerror(e));
+	/* Set once here, TCP_NODELAY is copied to every accepted socket:
+	 * one setsockopt per server instead of one per connection. */
+	srv->nodelay_inherited = srv->socktype == SOCK_STREAM &&
+	    net_set_nodelay(srv->lfd, true) == 0;
+	return lport;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct server srv = { .socktype = SOCK_STREAM, .max_workers = 256 };
+	struct cmdline cl = { .service = "echo", .verbosity = LOG_NORMAL,
+	    .backlog = SOMAXCONN };
+	char addr[NET_ADDRSTRLEN];
+	int lport, e;
+	long ncpu;
+
+	log_init(argv[0], LOG_NORMAL);
+	parse(argc, argv, &cl, &srv);
+	log_set_level(cl.verbosity);
+	if (cl.verbosity >= LOG_VERBOSE)
+		log_set_timestamps(true);
+	configure(&cl, &srv);
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);	/* every option is checked */
+	setup_logging(&cl);
 	srv.ncpu = ncpu > 0 ? (int)ncpu : 1;
+	srv.inetd = cl.inetd;
 	if (srv.max_conns > 0 && srv.max_workers > srv.max_conns)
 		srv.max_workers = srv.max_conns;	/* a pool worker = a conn */
 	if (srv.workers > srv.max_workers)
 		srv.max_workers = srv.workers;
 	server_set_grace(srv.grace_ms);
-	server_set_stats_interval(stats_ms);
-	if (port == NULL && (srv.svc->flags & SVC_EXEC) && !inetd &&
-	    getenv("LISTEN_FDS") == NULL)
-		fatalx(EX_USAGE, "-s exec has no well-known port: give -p PORT");
-	if (port == NULL)
-		port = srv.svc->name;
+	server_set_stats_interval(cl.stats_ms);
 	srv.stats = mmap(NULL, sizeof(*srv.stats), PROT_READ | PROT_WRITE,
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (srv.stats == MAP_FAILED)
@@ -501,53 +658,33 @@ main(int argc, char **argv)
 		fatal(EX_OSERR, "--per-ip table");
 	if (server_signals_init(&srv) == -1)
 		fatal(EX_OSERR, "signals");
-	if (inetd) {
+	if (cl.inetd) {
 		if (!is_socket(STDIN_FILENO))
 			fatalx(EX_USAGE, "--inetd: standard input is not a socket "
 			    "(inetd, xinetd and systemd Accept=yes pass the "
 			    "connection as one)");
-		if (user != NULL || group != NULL)
-			drop_privileges(user, group);
+		if (cl.user != NULL || cl.group != NULL)
+			drop_privileges(cl.user, cl.group);
 		e = run_inetd(&srv);
 		if (log_level() >= LOG_VERBOSE)
 			summary(&srv);
 		return e < 0 ? EX_OSERR : EX_OK;
 	}
-	srv.lfd = activation_socket(srv.socktype);
-	srv.activated = srv.lfd >= 0;
-	srv.backlog = backlog;
-	if (srv.activated && srv.reuseport) {
-		log_warnx("--reuseport: ignored for a socket systemd passed");
-		srv.reuseport = false;
-	}
-	if (srv.lfd < 0) {
-		srv.lfd = net_listen(bind, port, srv.socktype, backlog,
-		    srv.reuseport ? NET_REUSEPORT : 0);
-		if (srv.lfd < 0)
-			return listen_error(srv.lfd, bind, port);
-	}
-	if ((e = net_local_addr(srv.lfd, addr, sizeof(addr), &lport)) < 0)
-		fatalx(EX_OSERR, "getsockname: %s", net_strerror(e));
-	/* Set once here, TCP_NODELAY is copied to every accepted socket:
-	 * one setsockopt per server instead of one per connection. */
-	srv.nodelay_inherited = srv.socktype == SOCK_STREAM &&
-	    net_set_nodelay(srv.lfd, true) == 0;
-	if (user != NULL || group != NULL)
-		drop_privileges(user, group);
-	if (daemon) {
-		daemonize();
-		/* The self-pipe and handlers survive fork; nothing to redo. */
-	}
-	if (pidfile != NULL)
-		write_pidfile(pidfile);
-	log_notice("listening on %s port %d (model %s, service %s%s)", addr, lport,
-	    srv.model->name, srv.svc->name,
+	lport = open_listener(&cl, &srv, addr, sizeof(addr));
+	if (cl.user != NULL || cl.group != NULL)
+		drop_privileges(cl.user, cl.group);
+	if (cl.daemon)
+		daemonize();	/* the self-pipe and handlers survive fork */
+	if (cl.pidfile != NULL)
+		write_pidfile(cl.pidfile);
+	log_notice("listening on %s port %d (model %s, service %s%s)", addr,
+	    lport, srv.model->name, srv.svc->name,
 	    srv.socktype == SOCK_DGRAM ? ", udp" : "");
 	e = srv.socktype == SOCK_DGRAM ? udp_run(&srv) : srv.model->run(&srv);
 	close(srv.lfd);
 	summary(&srv);
-	if (pidfile != NULL && unlink(pidfile) == -1 && errno != ENOENT)
-		log_warn("--pid-file %s", pidfile);
+	if (cl.pidfile != NULL && unlink(cl.pidfile) == -1 && errno != ENOENT)
+		log_warn("--pid-file %s", cl.pidfile);
 	if (e < 0) {
 		log_warnx("model %s failed: %s", srv.model->name, strerror(-e));
 		return EX_OSERR;
