@@ -1,5 +1,5 @@
 #!/bin/bash
-# Processes and threads (the lab's refreshers).
+# Processes and threads (the lab's refreshers: lab/assignment.md).
 #
 # fork() makes a new process with a copy of its parent's memory: after the
 # fork each has its own variable `test`, and a change in one is not seen by
