@@ -13,6 +13,8 @@
 # (21), and each concurd logs every close with the bytes it received (-v).
 . "$(dirname "$0")/lib.sh"
 
+# Debian installs haproxy in /usr/sbin, which a user's PATH does not have.
+PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 command -v haproxy >/dev/null || skip_all "haproxy is not installed (contrib/debian-deps.sh --tests)"
 plan 12
 
