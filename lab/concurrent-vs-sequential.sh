@@ -1,5 +1,6 @@
 #!/bin/bash
-# Concurrent versus sequential servers (seed, sections 3 and 4).
+# Concurrent versus sequential servers (the lab, sections 3 and 4:
+# lab/assignment.md).
 #
 # An iterative (sequential) server serves one client at a time: while the
 # first client stays connected, a second client can connect (the kernel

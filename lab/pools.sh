@@ -1,6 +1,6 @@
 #!/bin/bash
-# Pools of pre-started servers (the seed's "pool of previously started
-# servers"; Stevens, UNIX Network Programming vol. 1, chapter 30).
+# Pools of pre-started servers (the lab's "pool of previously started
+# servers", lab/assignment.md; Stevens, UNIX Network Programming vol. 1, chapter 30).
 #
 # A fork-per-connection server pays for a fork() and an exit() (and a
 # thread-per-connection server for a pthread_create) on every connection.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Processes and threads (the seed's refreshers).
+# Processes and threads (the lab's refreshers: lab/assignment.md).
 #
 # fork() makes a new process with a copy of its parent's memory: after the
 # fork each has its own variable `test`, and a change in one is not seen by
@@ -10,20 +10,20 @@
 # passed to pthread_exit.
 #
 # Look for:
-#  - processes: the child sets test = 2, the parent still has test = 1;
-#  - threads: without the mutex the shared counter ends below the number of
+#  - concur-processes (the lab's processes): the child sets test = 2, the parent still has test = 1;
+#  - concur-threads (the lab's threads): without the mutex the shared counter ends below the number of
 #    increments made (two threads read the same value and both write back
 #    value + 1); with it, exact; the join values add up either way;
 #  - a server with a thread per client is one process (one PID) whose
 #    threads (LWPs in ps -L) come and go with the clients.
 . "$(dirname "$0")/lib.sh"
-need "$BIN/processes" "$BIN/threads" "$BIN/concurd"
+need "$BIN/concur-processes" "$BIN/concur-threads" "$BIN/concurd"
 explain
 
-part "processes: fork gives the child its own copy"
-out=$(timeout 10 "$BIN/processes"); st=$?
-show_as processes printf '%s\n' "$out"
-expect_eq "$st" 0 "processes exits 0"
+part "concur-processes: fork gives the child its own copy"
+out=$(timeout 10 "$BIN/concur-processes"); st=$?
+show_as concur-processes printf '%s\n' "$out"
+expect_eq "$st" 0 "concur-processes exits 0"
 pid_p=$(sed -n '1s/^parent (pid \([0-9]*\)).*/\1/p' <<<"$out")
 pid_c=$(sed -n '2s/^child  (pid \([0-9]*\),.*/\1/p' <<<"$out")
 t_c=$(sed -n '2s/.*test = \([0-9]*\).*/\1/p' <<<"$out")
@@ -32,10 +32,10 @@ expect "two processes: parent $pid_p, child $pid_c" test -n "$pid_c" -a "$pid_c"
 expect_eq "$t_c" 2 "the child changed its test to 2"
 expect_eq "$t_p" 1 "the parent's test is still 1 after the child exited"
 
-part "threads: shared memory, with and without a mutex"
-out=$(timeout 60 "$BIN/threads" -t 4 -n 200000); st=$?
-show_as "threads -t 4 -n 200000" printf '%s\n' "$out"
-expect_eq "$st" 0 "threads exits 0"
+part "concur-threads: shared memory, with and without a mutex"
+out=$(timeout 60 "$BIN/concur-threads" -t 4 -n 200000); st=$?
+show_as "concur-threads -t 4 -n 200000" printf '%s\n' "$out"
+expect_eq "$st" 0 "concur-threads exits 0"
 expected=$(sed -n 's/.*expected total \([0-9]*\)$/\1/p' <<<"$out")
 unlocked=$(sed -n 's/^without mutex: joined.*counter = \([0-9]*\),.*/\1/p' <<<"$out")
 locked=$(sed -n 's/^with mutex: *joined.*counter = \([0-9]*\),.*/\1/p' <<<"$out")

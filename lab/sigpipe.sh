@@ -1,5 +1,5 @@
 #!/bin/bash
-# SIGPIPE (seed, section 6): when does the handler run?
+# SIGPIPE (the lab, section 6: lab/assignment.md): when does the handler run?
 #
 # A process that writes to a TCP connection the peer has reset gets SIGPIPE
 # (signal 13) and the write fails with EPIPE.  What happens then depends on

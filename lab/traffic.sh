@@ -1,5 +1,6 @@
 #!/bin/bash
-# Watching the traffic (seed, section 2): two clients on two hosts.
+# Watching the traffic (the lab, section 2: lab/assignment.md): two clients
+# on two hosts.
 #
 # We build a small network out of Linux network namespaces (each one a
 # "host" with its own interfaces, addresses, ports and connection table):

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Zombies (seed, section 5): why TCPechod installs a SIGCHLD handler.
+# Zombies (the lab, section 5: lab/assignment.md): why TCPechod installs a
+# SIGCHLD handler.
 #
 # When a child process ends, the kernel keeps a small record of it (its pid
 # and exit status) until the parent collects it with wait().  Until then the

@@ -24,8 +24,19 @@
 #   - Lines run with bash in a scratch directory where bin/, man/, docs/,
 #     contrib/ and lab/ are links to the tree's, stdin from /dev/null,
 #     30 s at most each.  `sudo CMD` runs CMD as root only (skipped
-#     otherwise); a command that is not installed is skipped; lines that run
-#     contrib/debian-deps.sh, make check or make install are skipped.
+#     otherwise); a command that is not installed is skipped; other lines
+#     that run make check or make install are skipped.
+#   - A line that runs contrib/debian-deps.sh (the README's first two
+#     commands: install, build, start concurd or run the tests) runs as
+#     written, in a copy of the tree of its own, where it builds from
+#     scratch.  As root it runs in a network namespace of its own, so its
+#     port is the one written too, and with no sudo on PATH, as on a fresh
+#     Debian (elsewhere its ports are rewritten as above).  A test touches
+#     no package and no network: apt-get there only says what it would
+#     install (where everything is installed, as in CI, it is not called).
+#     And the suite cannot run itself: `make check` there runs
+#     DEPS_TESTS, a few quick files, with no make variable of ours
+#     passed down.
 . "$(dirname "$0")/lib.sh"
 
 W=$T/work
@@ -51,6 +62,77 @@ used_ports=()
 hi_port=$(awk '{print $1}' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)
 hi_port=${hi_port:-32768}
 lo_port=$((hi_port - 12000))
+
+# --- the README's install-and-build lines ------------------------------------
+DEPS_TESTS="tests/lib.t tests/tcpechod.t tests/udp.t"
+DPATH=
+deps_setup() {	# once: the copy of the tree, apt-get's stand-in, DPATH
+	[ -n "$DPATH" ] && return 0
+	mkdir -p "$T/tree" "$T/dstub"
+	tar -C "$TOP" --exclude=./.git --exclude=./bin --exclude=./build \
+		--exclude='./build-*' -cf - . | tar -C "$T/tree" -xf -
+	printf '%s\n' '#!/bin/sh' \
+		'echo "apt-get, a stand-in in tests/docs-commands.t, installs nothing: $*" >&2' \
+		>"$T/dstub/apt-get"
+	chmod 755 "$T/dstub/apt-get"
+	DPATH=$T/dstub:$PATH
+	if [ "$(id -u)" = 0 ]; then
+		path_without "$T/nosudo" sudo
+		DPATH=$T/dstub:$T/nosudo
+	fi
+}
+
+# descendant_named PID NAME: PID or the first process in its tree named NAME.
+descendant_named() {
+	local c
+	[ "$(cat /proc/"$1"/comm 2>/dev/null)" = "$2" ] && { echo "$1"; return 0; }
+	for c in $(children_of "$1"); do descendant_named "$c" "$2" && return 0; done
+	return 1
+}
+
+deps_line() {	# deps_line LINE LABEL
+	local line=$1 label=$2 how log=$T/deps.$RANDOM.log pid srv st i out
+	deps_setup
+	local run=(env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS -u MAKEOVERRIDES
+		-u BIN -u HELP -u SANITIZER PATH="$DPATH" TESTS="$DEPS_TESTS")
+	if [ "$(id -u)" = 0 ] && unshare -n true 2>/dev/null && command -v ip >/dev/null; then
+		how="as root without sudo, in a network namespace"
+		run+=(unshare -n sh -c 'ip link set lo up && exec bash -c "$1"' sh "$line")
+	else
+		how="as $(id -un)"
+		rewrite "$line"; line=$LINE
+		run+=(bash -c "$line")
+	fi
+	label="$label ($how, in a copy of the tree)"
+	nrun=$((nrun + 1))
+	if ! is_server "${line##*&& }"; then
+		out=$(cd "$T/tree" && timeout 900 "${run[@]}" </dev/null 2>&1); st=$?
+		is "$st" 0 "$label"
+		[ "$st" = 0 ] || diag "$(printf '%s\n' "$out" | tail -n 15)"
+		return 0
+	fi
+	(cd "$T/tree" && exec "${run[@]}") </dev/null >"$log" 2>&1 &
+	pid=$!
+	track "$pid"
+	# It installs and builds first: minutes at most.
+	for ((i = 0; i < 3000; i++)); do
+		grep -q 'listening on' "$log" && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	srv=$(descendant_named "$pid" concurd)
+	if ! grep -q 'listening on' "$log" || [ -z "$srv" ]; then
+		fail "$label (concurd listening)" "$(tail -n 15 "$log")"
+		return 0
+	fi
+	pass "$label (concurd listening)"
+	kill -TERM "$srv"
+	wait_gone "$pid" 10 || kill -KILL "$srv" "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null; st=$?
+	is "$st" 0 "$label: concurd stops on SIGTERM, exit 0"
+	[ "$st" = 0 ] || diag "$(tail -n 15 "$log")"
+	return 0
+}
 
 declare -A PORTMAP	# doc port -> free port, per block
 declare -A SRV_PID SRV_LOG SRV_KIND	# by free port
@@ -130,7 +212,10 @@ run_block() {	# run_block FILE LINENO LINES...
 		expect=0
 		[[ $raw =~ \#\ exit\ ([0-9]+)[[:space:]]*$ ]] && expect=${BASH_REMATCH[1]}
 		label="$where: $raw"
-		if [[ $raw == *contrib/debian-deps.sh* || $raw == *"make check"* || $raw == *"make install"* ]]; then
+		if [[ $raw == *contrib/debian-deps.sh* ]]; then
+			deps_line "$raw" "$label"; continue
+		fi
+		if [[ $raw == *"make check"* || $raw == *"make install"* ]]; then
 			skip "$label: changes the system or runs the suite"; continue
 		fi
 		line=$raw

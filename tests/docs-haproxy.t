@@ -13,7 +13,9 @@
 # (21), and each concurd logs every close with the bytes it received (-v).
 . "$(dirname "$0")/lib.sh"
 
-command -v haproxy >/dev/null || skip_all "haproxy is not installed (contrib/debian-deps.sh)"
+# Debian installs haproxy in /usr/sbin, which a user's PATH does not have.
+PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
+command -v haproxy >/dev/null || skip_all "haproxy is not installed (contrib/debian-deps.sh --tests)"
 plan 12
 
 # free_port: a TCP port nothing listens on now (haproxy's bind is retried

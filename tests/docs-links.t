@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# docs-links.t: every relative link and image in README.md and docs/ points
+# docs-links.t: every relative link and image in README.md, docs/ and lab/ points
 # at a file of the tree, so the pages read on a code-hosting site as they
 # do here.  Targets another issue is still writing are listed in PENDING
 # and reported as TODO (they pass until the file lands, then must exist).
@@ -24,7 +24,7 @@ while IFS= read -r f; do
 			fail "${f#"$TOP"/}: $target" "no such file: $rel"
 		fi
 	done < <(grep -v '^    ' "$f" | grep -oE '\]\([^) ]+\)' | sed -E 's/^\]\((.*)\)$/\1/' | sort -u)
-done < <({ echo "$TOP/README.md"; find "$TOP/docs" -name '*.md'; } | sort)
+done < <({ echo "$TOP/README.md"; find "$TOP/docs" "$TOP/lab" -name '*.md'; } | sort)
 check "the docs have links to check ($n)" test "$n" -gt 50
 
 # Every model has its page, diagram source and rendered diagram.

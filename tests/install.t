@@ -12,11 +12,14 @@ root=$T/root
 out=$(make -s -C "$TOP" install DESTDIR="$root" PREFIX=/opt/cc 2>&1)
 ok $? "make install DESTDIR=... PREFIX=/opt/cc succeeds"
 [ -n "$out" ] && diag "$out"
-for p in TCPechod TCPecho processes threads concurbench; do
+for p in TCPechod TCPecho concur-processes concur-threads concurbench; do
 	check "bin/$p installed, executable" test -x "$root/opt/cc/bin/$p"
 done
 check "concurd installed in sbin" test -x "$root/opt/cc/sbin/concurd"
-for m in man1/TCPechod.1 man1/TCPecho.1 man1/processes.1 man1/threads.1 \
+# Installed beside everything else in PREFIX/bin, a name must be ours.
+is "$(ls "$root/opt/cc/bin" "$root/opt/cc/sbin" | grep -vE '^(concur[a-z-]*|TCPechod?|.*:|)$' | tr '\n' ' ')" "" \
+	"every installed program has a name of its own (concur*, TCPecho, TCPechod)"
+for m in man1/TCPechod.1 man1/TCPecho.1 man1/concur-processes.1 man1/concur-threads.1 \
     man1/concurbench.1 man8/concurd.8; do
 	check "man page $m installed" test -f "$root/opt/cc/share/man/$m"
 done

@@ -145,3 +145,20 @@ zombies_of() {
 count_lines() { sed '/^$/d' | wc -l | tr -d ' '; }
 nthreads_of() { awk '/^Threads:/ {print $2}' /proc/"$1"/status 2>/dev/null; }
 nfds_of() { ls /proc/"$1"/fd 2>/dev/null | wc -l | tr -d ' '; }
+
+# path_without DIR NAME...: fill DIR with links to every command on PATH
+# but the NAMEs, so that PATH=DIR is this system without them (e.g. a
+# fresh Debian, where root has no sudo).
+path_without() {
+	local dir=$1 d f n; shift
+	local skip=" $* " dirs
+	mkdir -p "$dir"
+	IFS=: read -ra dirs <<<"$PATH"
+	for d in "${dirs[@]}"; do
+		for f in "$d"/*; do
+			n=${f##*/}
+			[[ $skip == *" $n "* ]] && continue
+			[ -e "$dir/$n" ] || [ -d "$f" ] || [ ! -x "$f" ] || ln -s "$f" "$dir/$n"
+		done
+	done
+}

@@ -214,7 +214,7 @@ wait_quiet() {
 }
 
 RESULTS=$RUN/results.tsv
-printf 'round\tload\tmodel\tstatus\tclients\tworkers_opt\tbusy_pct\tforeign\tbench_rc\trequests\trate\tp50_us\tp99_us\tp999_us\tclient_errors\tclient_us_per_req\tsrv_conns\tsrv_bytes_in\tsrv_bytes_out\tsrv_errors\tsrv_cpu_s\tsrv_workers\tspread\tissued\n' >"$RESULTS"
+printf 'round\tload\tmodel\tstatus\tclients\tworkers_opt\tbusy_pct\tforeign\tbench_rc\trequests\trate\tp50_us\tp99_us\tp999_us\tclient_errors\tclient_us_per_req\tsrv_conns\tsrv_bytes_in\tsrv_bytes_out\tsrv_errors\tsrv_cpu_s\tsrv_workers\tspread\tissued\tsrv_resets\n' >"$RESULTS"
 
 row() { local IFS=$'\t'; echo "$*" >>"$RESULTS"; }
 
@@ -280,7 +280,7 @@ cell() {
 		    $v->($l->{p99}), $v->($l->{"p99.9"}), $v->($j->{errors}{total}),
 		    $v->($j->{cpu}{us_per_request}),
 		    map({ $v->($s{$_}) } qw(connections bytes_in bytes_out errors cpu workers spread)),
-		    $v->($j->{issued})),
+		    $v->($j->{issued}), $v->($s{resets})),
 		    "\n";
 	' "$json" "$summ" "$round" "$load" "$model" "$st" "$c" "${w:--}" "$la" "$fg" "$rc" >>"$RESULTS"
 	tail -n1 "$RESULTS" | awk -F'\t' '{

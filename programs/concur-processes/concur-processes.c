@@ -1,5 +1,6 @@
 /*
- * processes: after fork() parent and child each have their own memory.
+ * concur-processes: after fork() parent and child each have their own memory
+ * (the lab's `processes` program).
  *
  * The child inherits a copy of the variable `test`, changes its copy and
  * prints it; the parent waits for the child to finish, then prints its own
@@ -22,7 +23,7 @@
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: processes [--help] [--version]\n"
+	fprintf(f, "usage: concur-processes [--help] [--version]\n"
 	    "Forks once: the child changes its copy of `test`, the parent's\n"
 	    "copy stays as it was.\n");
 }
@@ -45,7 +46,7 @@ main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		case 'V':
-			printf("processes (concurd) %s\n", CONCUR_VERSION);
+			printf("concur-processes (concurd) %s\n", CONCUR_VERSION);
 			return 0;
 		default:
 			usage(stderr);

@@ -1,5 +1,6 @@
 /*
- * threads: threads share memory, so a shared counter needs a mutex.
+ * concur-threads: threads share memory, so a shared counter needs a mutex
+ * (the lab's `threads` program).
  *
  * N threads each add 1 to one counter LOOPS times, twice:
  *
@@ -39,7 +40,7 @@ static bool use_mutex;
 static void
 usage(FILE *f)
 {
-	fprintf(f, "usage: threads [-t THREADS] [-n LOOPS]\n"
+	fprintf(f, "usage: concur-threads [-t THREADS] [-n LOOPS]\n"
 	    "  -t THREADS  threads incrementing the shared counter (default 4)\n"
 	    "  -n LOOPS    increments per thread (default 1000000)\n"
 	    "  --help, --version\n");
@@ -153,7 +154,7 @@ main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		case 'V':
-			printf("threads (concurd) %s\n", CONCUR_VERSION);
+			printf("concur-threads (concurd) %s\n", CONCUR_VERSION);
 			return 0;
 		default:
 			usage(stderr);

@@ -1,8 +1,8 @@
 #!/bin/bash
-# processes: the child changes its copy of test, the parent's stays.
+# concur-processes (the lab's processes): the child changes its copy of test, the parent's stays.
 . "$(dirname "$0")/lib.sh"
 
-out=$(timeout 10 "$BIN/processes"); st=$?
+out=$(timeout 10 "$BIN/concur-processes"); st=$?
 is "$st" 0 "exit 0"
 is "$(printf '%s\n' "$out" | wc -l | tr -d ' ')" 3 "three lines, even through a pipe (flushed before fork)"
 l1=$(sed -n 1p <<<"$out"); l2=$(sed -n 2p <<<"$out"); l3=$(sed -n 3p <<<"$out")
@@ -19,8 +19,8 @@ check "two different processes" test -n "$cpid" -a "$cpid" != "$ppid"
 is "$cparent" "$ppid" "the child's parent is the parent"
 like "$l3" "after the child $cpid exited" "the parent waited for that child"
 
-"$BIN/processes" extra 2>/dev/null; is "$?" 64 "an argument: exit 64"
-like "$("$BIN/processes" --version)" '^processes \(concurd\) ' "--version"
-"$BIN/processes" --help >/dev/null; is "$?" 0 "--help exits 0"
+"$BIN/concur-processes" extra 2>/dev/null; is "$?" 64 "an argument: exit 64"
+like "$("$BIN/concur-processes" --version)" '^concur-processes \(concurd\) ' "--version"
+"$BIN/concur-processes" --help >/dev/null; is "$?" 0 "--help exits 0"
 
 done_testing

@@ -1,5 +1,5 @@
 #!/bin/bash
-# threads: without a mutex updates are lost, with one the count is exact,
+# concur-threads (the lab's threads): without a mutex updates are lost, with one the count is exact,
 # and the pthread_exit values collected by pthread_join add up.
 . "$(dirname "$0")/lib.sh"
 
@@ -21,19 +21,19 @@ verify() {	# DESCRIPTION COMMAND...: run threads and check its report
 	like "$out" 'updates lost' "$what: says updates were lost"
 }
 
-verify "4 threads x 200000" "$BIN/threads" -t 4 -n 200000
+verify "4 threads x 200000" "$BIN/concur-threads" -t 4 -n 200000
 is "$exp" 800000 "expected = threads x loops"
 is "$(grep -c '^with mutex: *thread [0-9]* joined' <<<"$out")" 4 "each of the 4 threads joined"
 # One CPU: the loss must show there too.
 if command -v taskset >/dev/null && taskset -c 0 true 2>/dev/null; then
-	verify "one CPU" taskset -c 0 "$BIN/threads" -t 3 -n 20000
+	verify "one CPU" taskset -c 0 "$BIN/concur-threads" -t 3 -n 20000
 else
 	skip "no taskset"
 fi
 
-"$BIN/threads" -t 0 2>/dev/null; is "$?" 64 "-t 0: exit 64"
-"$BIN/threads" -n x 2>/dev/null; is "$?" 64 "-n x: exit 64"
-"$BIN/threads" extra 2>/dev/null; is "$?" 64 "an argument: exit 64"
-like "$("$BIN/threads" --version)" '^threads \(concurd\) ' "--version"
+"$BIN/concur-threads" -t 0 2>/dev/null; is "$?" 64 "-t 0: exit 64"
+"$BIN/concur-threads" -n x 2>/dev/null; is "$?" 64 "-n x: exit 64"
+"$BIN/concur-threads" extra 2>/dev/null; is "$?" 64 "an argument: exit 64"
+like "$("$BIN/concur-threads" --version)" '^concur-threads \(concurd\) ' "--version"
 
 done_testing
