@@ -3,7 +3,7 @@
  *
  * The burst adapts.  The last accept4() of a burst that drains the queue
  * fails with EAGAIN, a wasted system call; at a steady trickle that is one
- * per connection (20% of a short connection's server CPU).  So the burst
+ * per connection, a sizeable part of a short connection's cost.  So the burst
  * stays at what the last wakeup found waiting, doubles while wakeups find
  * more than that (a storm: up to ACCEPT_BURST_MAX), and a level-triggered
  * listener that still has connections waiting simply wakes its loop again.

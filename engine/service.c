@@ -9,10 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 
 #include "admit.h"
+#include "log.h"
 #include "net.h"
+
+#define SENDFILE_MAX	(1 << 30)	/* per call, well within ssize_t */
 
 int
 svc_setup_init(struct svc_setup *s, const struct service *svc)
@@ -99,6 +103,37 @@ svc_peer(const struct svc_conn *c, char *buf, size_t len)
 		return buf;
 	snprintf(buf, len, "?");
 	return buf;
+}
+
+void
+svc_file_short(uint64_t id, uint64_t left)
+{
+	log_info("conn %llu: the file ended %llu bytes early; closing",
+	    (unsigned long long)id, (unsigned long long)left);
+}
+
+int
+svc_file_send(int sock, struct svc_file *f, uint64_t id, uint64_t *sent)
+{
+	ssize_t w;
+
+	while (f->len > 0) {
+		w = sendfile(sock, f->fd, &f->off,
+		    f->len > SENDFILE_MAX ? SENDFILE_MAX : (size_t)f->len);
+		if (w == -1)
+			return -1;
+		if (w == 0) {
+			/* Shorter than it was: nothing can make up the bytes
+			 * promised. */
+			svc_file_short(id, f->len);
+			f->len = 0;
+			errno = ENODATA;
+			return -1;
+		}
+		*sent += (uint64_t)w;
+		f->len -= (uint64_t)w;
+	}
+	return 0;
 }
 
 int

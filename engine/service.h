@@ -168,6 +168,14 @@ svc_out_pending(const struct svc_out *o)
 	return o->n > 0 || o->file.len > 0;
 }
 
+/* For drivers: send what the socket takes of the range f with sendfile(2),
+ * advancing it and *sent.  0 when all of it is sent; -1 with errno EAGAIN
+ * (the socket is full), EINTR, ENODATA (the file ended before the range:
+ * logged with the connection id, f emptied) or the error. */
+int svc_file_send(int sock, struct svc_file *f, uint64_t id, uint64_t *sent);
+/* The log line for a file that ended before its range did. */
+void svc_file_short(uint64_t id, uint64_t left);
+
 /* Hooks for services with nothing of their own to do there
  * (engine/service.c): start emits nothing; input is dropped, or ends the
  * connection; EOF ends it, or changes nothing. */

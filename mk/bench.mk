@@ -30,3 +30,12 @@ compare-peers: all
 		$(if $(QUICK),--quick) $(PEERS_ARGS)
 
 .PHONY: peer-servers compare-peers
+
+# Two builds of concurd on the same loads, back to back, alternating:
+#   make bench-ab A=/path/to/old/concurd [B=bin/concurd] [AB_ARGS="--rounds 5"]
+# writes build/ab/run-DATE/ab.md (see bench/ab/run.sh --help).
+bench-ab: all
+	@[ -n "$(A)" ] || { echo "make bench-ab A=/path/to/the/baseline/concurd" >&2; exit 64; }
+	bash bench/ab/run.sh -a "$(A)" -b "$(or $(B),$(O)/concurd)" $(AB_ARGS)
+
+.PHONY: bench-ab

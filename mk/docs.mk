@@ -1,6 +1,7 @@
 # Documentation (issue 9).
 #
-#   make docs-diagrams   render docs/models/*.dot to SVG with graphviz dot;
+#   make docs-diagrams   render docs/*.dot and docs/models/*.dot to SVG with
+#                        graphviz dot;
 #                        the SVGs are committed, so pages render on a
 #                        code-hosting site without a build
 #   make docs-check      the docs' own tests: every command shown runs
@@ -12,12 +13,12 @@
 #                        draws (tests/docs-links.t checks the same)
 
 DOT		?= dot
-DOC_DOTS	:= $(wildcard docs/models/*.dot)
+DOC_DOTS	:= $(wildcard docs/*.dot docs/models/*.dot)
 DOC_SVGS	:= $(DOC_DOTS:.dot=.svg)
 
 # -Gfontnames=svg keeps font names generic in the SVG, so a browser picks
 # a sans-serif it has.
-docs/models/%.svg: docs/models/%.dot
+docs/%.svg: docs/%.dot
 	$(DOT) -Tsvg -Gfontnames=svg -o $@.tmp $< && mv $@.tmp $@
 
 docs-diagrams: $(DOC_SVGS)

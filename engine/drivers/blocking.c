@@ -17,7 +17,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -28,7 +27,6 @@
 #include "stop.h"
 
 #define STATE_INLINE	256	/* state bigger than this is malloc'd */
-#define SENDFILE_MAX	(1 << 30)	/* per call, well within ssize_t */
 
 struct bconn {
 	struct server *srv;
@@ -63,27 +61,9 @@ send_out(struct bconn *b, struct svc_out *o)
 		n = iov_consume(iov, n, (size_t)w);
 	}
 	o->n = 0;
-	while (o->file.len > 0) {
-		w = sendfile(b->fd, o->file.fd, &o->file.off,
-		    o->file.len > SENDFILE_MAX ? SENDFILE_MAX : o->file.len);
-		if (w == -1) {
-			if (errno == EINTR && !server_closing())
-				continue;
+	while (svc_file_send(b->fd, &o->file, b->m.id, &b->sent) == -1)
+		if (errno != EINTR || server_closing())
 			return -1;
-		}
-		if (w == 0) {
-			/* The file is shorter than it was: nothing can make
-			 * up the bytes promised. */
-			log_info("conn %llu: the file ended %llu bytes early; "
-			    "closing", (unsigned long long)b->m.id,
-			    (unsigned long long)o->file.len);
-			o->file.len = 0;
-			errno = ENODATA;
-			return -1;
-		}
-		b->sent += (uint64_t)w;
-		o->file.len -= (uint64_t)w;
-	}
 	return 0;
 }
 

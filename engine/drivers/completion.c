@@ -486,9 +486,7 @@ uc_on_read(struct uloop *lp, struct uconn *c, int res, unsigned flags)
 			c->out.file.len -= (uint64_t)res;
 		}
 	} else if (res == 0 && !c->closing) {
-		log_info("conn %llu: the file ended %llu bytes early; closing",
-		    (unsigned long long)c->meta.id,
-		    (unsigned long long)c->out.file.len);
+		svc_file_short(c->meta.id, c->out.file.len);
 		uc_end(lp, c, ENODATA);
 	} else if (res == -ENOBUFS && c->read_big) {
 		c->read_small = true;	/* the big pool is dry */

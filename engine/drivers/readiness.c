@@ -26,7 +26,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -36,7 +35,6 @@
 #include "stop.h"
 
 #define MORE_BURST	8	/* more() rounds per wake-up (chargen fairness) */
-#define SENDFILE_MAX	(1 << 30)	/* per call */
 
 static void
 idle_unlink(struct evloop *l, struct rconn *c)
@@ -125,26 +123,11 @@ set_mask(struct evloop *l, struct rconn *c, int mask)
 static int
 send_file(struct rconn *c)
 {
-	ssize_t w;
-
-	while (c->file.len > 0) {
-		w = sendfile(c->fd, c->file.fd, &c->file.off,
-		    c->file.len > SENDFILE_MAX ? SENDFILE_MAX : c->file.len);
-		if (w == -1) {
-			if (errno == EINTR)
-				continue;
-			return errno == EAGAIN ? 0 : -1;
-		}
-		if (w == 0) {
-			log_info("conn %llu: the file ended %llu bytes early; "
-			    "closing", (unsigned long long)c->meta.id,
-			    (unsigned long long)c->file.len);
-			c->file.len = 0;
-			errno = ENODATA;
+	while (svc_file_send(c->fd, &c->file, c->meta.id, &c->out) == -1) {
+		if (errno == EAGAIN)
+			return 0;	/* the rest when it is writable */
+		if (errno != EINTR)
 			return -1;
-		}
-		c->out += (uint64_t)w;
-		c->file.len -= (uint64_t)w;
 	}
 	return 0;
 }

@@ -33,7 +33,6 @@
 #include "stop.h"
 #include "udp.h"
 
-#define EX_OK	0
 
 static void
 usage(FILE *f)
