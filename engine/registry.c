@@ -1,8 +1,8 @@
 /*
  * registry: the tables of models and services, in --list order.
  *
- * Adding a model or a service is one file under models/ or services/ and
- * one line here.
+ * Adding a model or a service is one file under models/ or services/,
+ * exporting model_NAME or service_NAME, and one line here.
  */
 #include <stddef.h>
 #include <string.h>
@@ -10,43 +10,40 @@
 #include "server.h"
 #include "service.h"
 
-extern const struct service service_echo, service_discard, service_chargen,
-    service_daytime, service_time, service_nbytes, service_exec;
+#define SERVICES(X)		\
+	X(echo)			\
+	X(discard)		\
+	X(chargen)		\
+	X(daytime)		\
+	X(time)			\
+	X(nbytes)		\
+	X(exec)
 
-const struct service *const services[] = {
-	&service_echo,
-	&service_discard,
-	&service_chargen,
-	&service_daytime,
-	&service_time,
-	&service_nbytes,
-	&service_exec,
-	NULL
-};
+#define MODELS(X)		\
+	X(iterative)		\
+	X(fork)			\
+	X(thread)		\
+	X(prefork)		\
+	X(prefork_flock)	\
+	X(prefork_mutex)	\
+	X(prefork_fdpass)	\
+	X(prethread)		\
+	X(prethread_queue)	\
+	X(select)		\
+	X(poll)			\
+	X(epoll)		\
+	X(uring)
 
-extern const struct model model_iterative, model_fork, model_thread;
-extern const struct model model_prefork, model_prefork_flock,
-    model_prefork_mutex, model_prefork_fdpass, model_prethread,
-    model_prethread_queue;
-extern const struct model model_select, model_poll, model_epoll;
-extern const struct model model_uring;
+#define DECLARE_SERVICE(n)	extern const struct service service_##n;
+#define DECLARE_MODEL(n)	extern const struct model model_##n;
+#define ENTRY_SERVICE(n)	&service_##n,
+#define ENTRY_MODEL(n)		&model_##n,
 
-const struct model *const models[] = {
-	&model_iterative,
-	&model_fork,
-	&model_thread,
-	&model_prefork,
-	&model_prefork_flock,
-	&model_prefork_mutex,
-	&model_prefork_fdpass,
-	&model_prethread,
-	&model_prethread_queue,
-	&model_select,
-	&model_poll,
-	&model_epoll,
-	&model_uring,
-	NULL
-};
+SERVICES(DECLARE_SERVICE)
+MODELS(DECLARE_MODEL)
+
+const struct service *const services[] = { SERVICES(ENTRY_SERVICE) NULL };
+const struct model *const models[] = { MODELS(ENTRY_MODEL) NULL };
 
 const struct service *
 service_find(const char *name)
