@@ -57,7 +57,7 @@
 static void
 accept_arm(struct uloop *lp)
 {
-	struct io_uring_sqe *sqe = uring_sqe(lp);
+	struct io_uring_sqe *sqe = uring_sqe(&lp->ring);
 	int lfd = lp->acc.lfd;
 
 	if (lp->poll_accept)
@@ -74,7 +74,7 @@ accept_arm(struct uloop *lp)
 static void
 timeout_arm(struct uloop *lp, struct __kernel_timespec *ts, int ms, int op)
 {
-	struct io_uring_sqe *sqe = uring_sqe(lp);
+	struct io_uring_sqe *sqe = uring_sqe(&lp->ring);
 
 	ts->tv_sec = ms / 1000;
 	ts->tv_nsec = (ms % 1000) * 1000000LL;
@@ -85,7 +85,7 @@ timeout_arm(struct uloop *lp, struct __kernel_timespec *ts, int ms, int op)
 static void
 timeout_remove(struct uloop *lp, int op)
 {
-	struct io_uring_sqe *sqe = uring_sqe(lp);
+	struct io_uring_sqe *sqe = uring_sqe(&lp->ring);
 
 	io_uring_prep_timeout_remove(sqe, (uint64_t)op, 0);
 	io_uring_sqe_set_data64(sqe, OP_IGNORE);
@@ -202,7 +202,7 @@ on_tick(struct uloop *lp)
 static void
 wake_arm(struct uloop *lp)
 {
-	struct io_uring_sqe *sqe = uring_sqe(lp);
+	struct io_uring_sqe *sqe = uring_sqe(&lp->ring);
 
 	io_uring_prep_poll_add(sqe, lp->base.wakefd, POLLIN);
 	io_uring_sqe_set_data64(sqe, OP_STOP);
@@ -308,7 +308,7 @@ drained(const struct uloop *lp)
 static void
 unstarve(struct uloop *lp)
 {
-	while (lp->starved != NULL && lp->nfree > 0) {
+	while (lp->starved != NULL && lp->b.nfree > 0) {
 		struct uconn *c = lp->starved;
 
 		lp->starved = c->snext;
@@ -364,7 +364,7 @@ uring_loop(struct loop_base *lb)
 		tick_arm(lp);
 	while (!(lp->stopping || lp->draining) || !drained(lp)) {
 		unstarve(lp);
-		bufs_publish(lp);
+		bufs_publish(&lp->b);
 		if (!enter(lp, &stop_t0))
 			break;
 		n = 0;
@@ -408,7 +408,7 @@ uring_setup(struct loop_base *lb)
 	lp->recv_poll_first = true;
 	lp->accept_multishot = lb->nloops == 1;
 	lp->poll_accept = lb->srv->max_conns > 0;
-	return bufs_init(lp);
+	return bufs_init(&lp->b, &lp->ring, OP_IGNORE);
 }
 
 static void
@@ -431,7 +431,7 @@ uring_teardown(struct loop_base *lb)
 	/* After an unclean stop the ring's teardown runs asynchronously in
 	 * the kernel and may still write into the buffers: leave them. */
 	if (clean)
-		bufs_free(lp);
+		bufs_free(&lp->b);
 }
 
 static int

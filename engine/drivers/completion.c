@@ -47,21 +47,10 @@
 _Static_assert(alignof(max_align_t) >= OP_MASK + 1,
     "user_data tags need malloc'd pointers aligned past OP_MASK");
 
-struct io_uring_sqe *
-uring_sqe(struct uloop *lp)
-{
-	struct io_uring_sqe *sqe;
-
-	/* A full SQ is flushed to the kernel; that always makes room. */
-	while ((sqe = io_uring_get_sqe(&lp->ring)) == NULL)
-		(void)io_uring_submit(&lp->ring);
-	return sqe;
-}
-
 void
 uring_cancel(struct uloop *lp, uint64_t ud)
 {
-	struct io_uring_sqe *sqe = uring_sqe(lp);
+	struct io_uring_sqe *sqe = uring_sqe(&lp->ring);
 
 	io_uring_prep_cancel64(sqe, ud, 0);
 	io_uring_sqe_set_data64(sqe, OP_IGNORE);
@@ -70,7 +59,7 @@ uring_cancel(struct uloop *lp, uint64_t ud)
 static void
 recv_arm(struct uloop *lp, struct uconn *c)
 {
-	struct io_uring_sqe *sqe = uring_sqe(lp);
+	struct io_uring_sqe *sqe = uring_sqe(&lp->ring);
 
 	c->recv_big = c->bulk;
 	if (lp->recv_multishot && (lp->svc->flags & SVC_READ_ALWAYS)) {
@@ -91,7 +80,7 @@ recv_arm(struct uloop *lp, struct uconn *c)
 static void
 send_arm(struct uloop *lp, struct uconn *c)
 {
-	struct io_uring_sqe *sqe = uring_sqe(lp);
+	struct io_uring_sqe *sqe = uring_sqe(&lp->ring);
 	int flags = MSG_NOSIGNAL;
 
 	/* From a pool buffer: no waiting, the rest is copied (on_send).
@@ -116,7 +105,7 @@ send_arm(struct uloop *lp, struct uconn *c)
 static void
 read_arm(struct uloop *lp, struct uconn *c)
 {
-	struct io_uring_sqe *sqe = uring_sqe(lp);
+	struct io_uring_sqe *sqe = uring_sqe(&lp->ring);
 	unsigned size;
 
 	c->read_big = !c->read_small;
@@ -164,7 +153,7 @@ uc_release(struct uloop *lp, struct uconn *c)
 				break;
 			}
 	if (c->out_bid != NO_BID)
-		buf_put(lp, c->out_bid);
+		buf_put(&lp->b, c->out_bid);
 	free(c->own);
 	if (c->started && lp->svc->end != NULL)
 		lp->svc->end(c->st);
@@ -236,7 +225,7 @@ own_keep(struct uloop *lp, struct uconn *c)
 	c->out.iov[0].iov_base = c->own;
 	c->out.iov[0].iov_len = n;
 	c->out.n = 1;
-	buf_put(lp, c->out_bid);
+	buf_put(&lp->b, c->out_bid);
 	c->out_bid = NO_BID;
 }
 
@@ -245,7 +234,7 @@ own_keep(struct uloop *lp, struct uconn *c)
 static void
 feed(struct uloop *lp, struct uconn *c, unsigned bid, size_t len)
 {
-	char *buf = buf_at(lp, bid);
+	char *buf = buf_at(&lp->b, bid);
 	int r;
 
 	c->need_more = true;
@@ -253,7 +242,7 @@ feed(struct uloop *lp, struct uconn *c, unsigned bid, size_t len)
 	if (c->out.n > 0 && out_points_into(&c->out, buf, bid))
 		c->out_bid = (uint16_t)bid;
 	else
-		buf_put(lp, bid);
+		buf_put(&lp->b, bid);
 	apply(lp, c, r);
 }
 
@@ -368,17 +357,17 @@ uc_on_recv(struct uloop *lp, struct uconn *c, int res, unsigned flags)
 		if (c->recv_big)
 			bid |= BID_BIG;
 		else
-			lp->nfree--;
+			lp->b.nfree--;
 		if (c->closing) {
-			buf_put(lp, bid);
+			buf_put(&lp->b, bid);
 		} else if (lp->svc->flags & SVC_READ_ALWAYS) {
 			struct svc_out none = { .n = 0 };
 			int r;
 
 			c->in += (uint64_t)res;
-			r = lp->svc->input(c->st, buf_at(lp, bid), (size_t)res,
+			r = lp->svc->input(c->st, buf_at(&lp->b, bid), (size_t)res,
 			    &none);
-			buf_put(lp, bid);
+			buf_put(&lp->b, bid);
 			if (none.n > 0) {
 				log_warnx("uring: service %s emitted from "
 				    "input() despite SVC_READ_ALWAYS",
@@ -451,7 +440,7 @@ uc_on_send(struct uloop *lp, struct uconn *c, int res)
 			own_keep(lp, c);
 		if (c->out.n == 0) {
 			if (c->out_bid != NO_BID) {
-				buf_put(lp, c->out_bid);
+				buf_put(&lp->b, c->out_bid);
 				c->out_bid = NO_BID;
 			}
 			free(c->own);	/* a slow reader's copy, sent */
@@ -473,12 +462,12 @@ uc_on_read(struct uloop *lp, struct uconn *c, int res, unsigned flags)
 		if (c->read_big)
 			bid |= BID_BIG;
 		else
-			lp->nfree--;
+			lp->b.nfree--;
 		c->read_small = false;
 		if (c->closing) {
-			buf_put(lp, bid);
+			buf_put(&lp->b, bid);
 		} else {
-			c->out.iov[0].iov_base = buf_at(lp, bid);
+			c->out.iov[0].iov_base = buf_at(&lp->b, bid);
 			c->out.iov[0].iov_len = (size_t)res;
 			c->out.n = 1;
 			c->out_bid = (uint16_t)bid;

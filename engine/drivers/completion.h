@@ -18,17 +18,9 @@
 
 #include "accept.h"
 #include "admit.h"
+#include "drivers/uring-bufs.h"
 #include "loops.h"
 #include "service.h"
-
-#define NBUF		128	/* receive buffers per ring (power of 2) */
-#define BUF_SIZE	(16 * 1024)	/* 2 MiB per ring, touched as used */
-#define NBIG		16	/* 64 KiB buffers for large transfers */
-#define BIG_SIZE	SVC_RECV_MAX	/* 1 MiB per ring */
-#define BGID		0
-#define BGID_BIG	1
-#define BID_BIG		0x8000	/* in a bid: from the big pool */
-#define NO_BID		0xffff
 
 /* user_data: a struct uconn pointer (from malloc: 16-aligned) or nothing,
  * plus a tag in the low 4 bits. */
@@ -70,15 +62,7 @@ struct uloop {
 	bool ring_ok;
 	struct acceptor acc;
 
-	/* receive buffers: drivers/uring-bufs.c */
-	char *bufs;		/* NBUF * BUF_SIZE */
-	struct io_uring_buf_ring *br;	/* NULL: legacy provided buffers */
-	int br_pending;		/* added to br, not yet published */
-	char *big;		/* NBIG * BIG_SIZE */
-	struct io_uring_buf_ring *brbig;
-	int brbig_pending;
-	bool legacy_bufs;	/* no buffer rings: PROVIDE_BUFFERS */
-	int nfree;		/* small buffers the kernel can use */
+	struct ubufs b;		/* receive buffers: drivers/uring-bufs.c */
 
 	/* what this kernel has */
 	bool recv_multishot, recv_poll_first, accept_multishot;
@@ -95,16 +79,8 @@ struct uloop {
 	int nconns, nfreelist;
 };
 
-/* The submission queue: an entry (flushing a full queue to make room). */
-struct io_uring_sqe *uring_sqe(struct uloop *lp);
+/* Cancel the request tagged ud. */
 void uring_cancel(struct uloop *lp, uint64_t ud);
-
-/* Receive buffers. */
-int bufs_init(struct uloop *lp);
-char *buf_at(struct uloop *lp, unsigned bid);
-void buf_put(struct uloop *lp, unsigned bid);
-void bufs_publish(struct uloop *lp);
-void bufs_free(struct uloop *lp);
 
 /* The driver.  uc_new: accept_burst's taker (fd counted as active
  * already).  uc_on_recv/uc_on_send: a connection's completions.  uc_end:

@@ -16,12 +16,23 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "drivers/completion.h"
+#include "drivers/uring-bufs.h"
 #include "log.h"
 
 /* bid: a small pool buffer, or BID_BIG | n for big buffer n. */
+struct io_uring_sqe *
+uring_sqe(struct io_uring *ring)
+{
+	struct io_uring_sqe *sqe;
+
+	/* A full SQ is flushed to the kernel; that always makes room. */
+	while ((sqe = io_uring_get_sqe(ring)) == NULL)
+		(void)io_uring_submit(ring);
+	return sqe;
+}
+
 char *
-buf_at(struct uloop *lp, unsigned bid)
+buf_at(struct ubufs *lp, unsigned bid)
 {
 	if (bid & BID_BIG)
 		return lp->big + (size_t)(bid & ~BID_BIG) * BIG_SIZE;
@@ -29,23 +40,23 @@ buf_at(struct uloop *lp, unsigned bid)
 }
 
 void
-buf_put(struct uloop *lp, unsigned bid)
+buf_put(struct ubufs *lp, unsigned bid)
 {
 	bool big = bid & BID_BIG;
 	unsigned n = bid & ~BID_BIG;
 	unsigned size = big ? BIG_SIZE : BUF_SIZE;
 
-	if (!lp->legacy_bufs) {
+	if (!lp->legacy) {
 		io_uring_buf_ring_add(big ? lp->brbig : lp->br, buf_at(lp, bid),
 		    size, (unsigned short)n,
 		    io_uring_buf_ring_mask(big ? NBIG : NBUF),
 		    big ? lp->brbig_pending++ : lp->br_pending++);
 	} else {
-		struct io_uring_sqe *sqe = uring_sqe(lp);
+		struct io_uring_sqe *sqe = uring_sqe(lp->ring);
 
 		io_uring_prep_provide_buffers(sqe, buf_at(lp, bid), (int)size,
 		    1, big ? BGID_BIG : BGID, (int)n);
-		io_uring_sqe_set_data64(sqe, OP_IGNORE);
+		io_uring_sqe_set_data64(sqe, lp->ignore);
 	}
 	if (!big)
 		lp->nfree++;	/* the starved wait for small ones only */
@@ -53,7 +64,7 @@ buf_put(struct uloop *lp, unsigned bid)
 
 /* A buffer ring of n entries for group bgid, or NULL (errno set). */
 static struct io_uring_buf_ring *
-ring_register(struct uloop *lp, unsigned n, int bgid, int *err)
+ring_register(struct ubufs *lp, unsigned n, int bgid, int *err)
 {
 	struct io_uring_buf_reg reg;
 	struct io_uring_buf_ring *br;
@@ -70,7 +81,7 @@ ring_register(struct uloop *lp, unsigned n, int bgid, int *err)
 	reg.ring_addr = (uint64_t)(uintptr_t)br;
 	reg.ring_entries = n;
 	reg.bgid = (unsigned short)bgid;
-	if ((*err = io_uring_register_buf_ring(&lp->ring, &reg, 0)) < 0) {
+	if ((*err = io_uring_register_buf_ring(lp->ring, &reg, 0)) < 0) {
 		munmap(br, size);
 		return NULL;
 	}
@@ -91,12 +102,14 @@ pool_map(size_t size, int *err)
 }
 
 int
-bufs_init(struct uloop *lp)
+bufs_init(struct ubufs *lp, struct io_uring *ring, uint64_t ignore)
 {
 	struct io_uring_sqe *sqe;
 	unsigned i;
 	int r = 0;
 
+	lp->ring = ring;
+	lp->ignore = ignore;
 	if ((lp->bufs = pool_map((size_t)NBUF * BUF_SIZE, &r)) == NULL ||
 	    (lp->big = pool_map((size_t)NBIG * BIG_SIZE, &r)) == NULL)
 		return r;
@@ -108,15 +121,15 @@ bufs_init(struct uloop *lp)
 		/* Before 5.19: the legacy way, one PROVIDE_BUFFERS per return. */
 		log_debug("uring: no buffer rings (%s); providing buffers",
 		    strerror(-r));
-		lp->legacy_bufs = true;
-		sqe = uring_sqe(lp);
+		lp->legacy = true;
+		sqe = uring_sqe(lp->ring);
 		io_uring_prep_provide_buffers(sqe, lp->bufs, BUF_SIZE, NBUF,
 		    BGID, 0);
-		io_uring_sqe_set_data64(sqe, OP_IGNORE);
-		sqe = uring_sqe(lp);
+		io_uring_sqe_set_data64(sqe, lp->ignore);
+		sqe = uring_sqe(lp->ring);
 		io_uring_prep_provide_buffers(sqe, lp->big, BIG_SIZE, NBIG,
 		    BGID_BIG, 0);
-		io_uring_sqe_set_data64(sqe, OP_IGNORE);
+		io_uring_sqe_set_data64(sqe, lp->ignore);
 		lp->nfree = NBUF;
 		return 0;
 	}
@@ -128,7 +141,7 @@ bufs_init(struct uloop *lp)
 }
 
 void
-bufs_publish(struct uloop *lp)
+bufs_publish(struct ubufs *lp)
 {
 	if (lp->br_pending > 0) {
 		io_uring_buf_ring_advance(lp->br, lp->br_pending);
@@ -141,7 +154,7 @@ bufs_publish(struct uloop *lp)
 }
 
 void
-bufs_free(struct uloop *lp)
+bufs_free(struct ubufs *lp)
 {
 	if (lp->br != NULL)
 		munmap(lp->br, NBUF * sizeof(struct io_uring_buf));
