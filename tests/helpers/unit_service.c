@@ -40,7 +40,7 @@
 #include "stop.h"
 
 #define FILE_SIZE	(1024 * 1024)
-#define IDLE_MS		400
+#define IDLE_MS		1500
 #define LIVE		0x51feu
 #define DEAD		0xdeadu
 
