@@ -68,6 +68,14 @@ svc_setup_ready(struct svc_setup *s, char *err, size_t errlen)
 	return 0;
 }
 
+void
+svc_setup_fini(const struct service *svc, void *conf)
+{
+	if (svc->fini != NULL && conf != NULL)
+		svc->fini(conf);
+	free(conf);
+}
+
 const struct service *
 svc_option_owner(const char *name, const struct svc_option **opt)
 {

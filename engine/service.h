@@ -16,6 +16,7 @@
  *   2. ready() checks the whole configuration, builds what every
  *      connection shares (a table, an open directory), and says how many
  *      bytes of state a connection needs (no ready(): state_size).
+ *   3. After the server has stopped, fini() releases what ready() built.
  *
  * The contract, for drivers:
  *   1. New connection: zero the state, call start() with the connection
@@ -115,6 +116,8 @@ struct service {
 	    size_t errlen);
 	/* Bytes of state per connection, or -1 with err. */
 	ssize_t (*ready)(void *conf, char *err, size_t errlen);
+	/* The server has stopped: release what ready() built. */
+	void (*fini)(void *conf);
 	size_t state_size;	/* without ready() */
 	/* A connection's life (the contract above). */
 	int (*start)(void *st, const struct svc_conn *conn, struct svc_out *out);
@@ -208,6 +211,8 @@ int svc_setup_option(struct svc_setup *s, const char *name, const char *arg,
 int svc_setup_operands(struct svc_setup *s, char *const *argv, int argc,
     char *err, size_t errlen);
 int svc_setup_ready(struct svc_setup *s, char *err, size_t errlen);
+/* After the server: fini(), and the configuration freed. */
+void svc_setup_fini(const struct service *svc, void *conf);
 /* Which service has an option of this name (NULL: none), and the option. */
 const struct service *svc_option_owner(const char *name,
     const struct svc_option **opt);

@@ -84,6 +84,15 @@ chargen_ready(void *conf, char *err, size_t errlen)
 	return (ssize_t)sizeof(struct chargen);
 }
 
+static void
+chargen_fini(void *conf)
+{
+	struct chargen_conf *c = conf;
+
+	free(c->table);
+	c->table = NULL;
+}
+
 static int
 chargen_more(void *st, struct svc_out *out)
 {
@@ -138,6 +147,7 @@ const struct service service_chargen = {
 	.conf_size = sizeof(struct chargen_conf),
 	.option = chargen_option,
 	.ready = chargen_ready,
+	.fini = chargen_fini,
 	.start = chargen_start,
 	.input = svc_input_ignore,
 	/* A half-close only says the client is done sending: it may still

@@ -667,6 +667,8 @@ main(int argc, char **argv)
 		e = run_inetd(&srv);
 		if (log_level() >= LOG_VERBOSE)
 			summary(&srv);
+		svc_setup_fini(srv.svc, srv.svc_conf);
+		free(srv.acl);
 		return e < 0 ? EX_OSERR : EX_OK;
 	}
 	lport = open_listener(&cl, &srv, addr, sizeof(addr));
@@ -684,6 +686,8 @@ main(int argc, char **argv)
 	summary(&srv);
 	if (cl.pidfile != NULL && unlink(cl.pidfile) == -1 && errno != ENOENT)
 		log_warn("--pid-file %s", cl.pidfile);
+	svc_setup_fini(srv.svc, srv.svc_conf);
+	free(srv.acl);
 	if (e < 0) {
 		log_warnx("model %s failed: %s", srv.model->name, strerror(-e));
 		return EX_OSERR;
