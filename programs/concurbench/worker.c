@@ -224,8 +224,12 @@ iv_report(struct wbase *w, uint64_t t_end)
 
 	snapshot(w, v);
 	if (w->iv_k < 0) {
-		/* Measurement begins: what came before is the warmup's. */
-		memcpy(w->iv_prev, v, sizeof(v));
+		/* Measurement begins.  Only errors and connections are
+		 * counted before it (the warmup's and the connect phase's);
+		 * the other counters count measured requests only, from 0,
+		 * some of which may have begun before this first look. */
+		w->iv_prev[IV_ERRORS] = v[IV_ERRORS];
+		w->iv_prev[IV_CONNECTS] = v[IV_CONNECTS];
 		w->iv_k = 0;
 		w->iv_next = sh->measure_start + w->cfg->interval;
 		return;
