@@ -202,7 +202,13 @@ hist_hgrm(const struct hist *h, FILE *f)
 			 * half-distance steps of `ticks` each. */
 			level += 100.0 / (ticks * pow(2, floor(log2(100.0 /
 			    (100.0 - level))) + 1));
+			/* At the last value, one row; then the 100% row.
+			 * (The levels only approach 100%.) */
+			if (cum == h->count)
+				break;
 		}
+		if (cum == h->count)
+			break;
 	}
 	if (h->count)
 		fprintf(f, "%12.3f %2.12f %10llu\n", (double)h->max / ms, 1.0,
