@@ -12,6 +12,6 @@ apt-get install -y -qq --no-install-recommends \
 	make gcc clang libc6-dev liburing-dev \
 	perl netbase procps iproute2 psmisc \
 	graphviz haproxy strace tcpdump net-tools groff-base man-db \
-	libclang-rt-14-dev llvm valgrind jq systemd \
+	libclang-rt-14-dev llvm valgrind jq systemd parallel \
 	>/dev/null
 echo "debian-deps.sh: build and test dependencies installed"
