@@ -5,8 +5,8 @@
  * loop.c is one TCP worker: an epoll loop over its share of the
  * connections, written once for every mode (a mode is a pair of messages:
  * what is sent, what must come back); udp.c is the UDP worker, with
- * sequence numbers; interval.c gathers the workers' results interval by
- * interval; target.c reads the targets and source addresses; proto.c the
+ * sequence numbers; worker.c is what both share (the thread, the end of a
+ * run) and gathers their results interval by interval; target.c reads the targets and source addresses; proto.c the
  * request templates and answer rules of other protocols; heap.c is the
  * wait heap both workers use; hist.c is the latency histogram; report.c
  * prints the results, and writes and merges histogram files.
