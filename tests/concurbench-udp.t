@@ -28,6 +28,12 @@ ok $(( $(jq -r '.datagrams.sent' <<<"$out") >= 1900 ? 0 : 1 )) "open loop: about
 is "$(jq -r '.rate_target_met' <<<"$out")" true "open loop: the target was met"
 is "$(jq -r '.intervals | length' <<<"$out")" 4 "open loop: four 250 ms intervals"
 
+# Long enough for the loss sweeps (10 a second) to run among the sends:
+# a datagram sent after the loop last read the clock is not old.
+out=$(timeout 60 "$CB" -u 127.0.0.1 "$ECHO" -c 1 -t 1 -d 2 --json 2>"$T/err")
+is "$?" 0 "2 s of ping-pong on one socket: exit 0"
+is "$(jq -r '[.datagrams.lost, .datagrams.late] | @tsv' <<<"$out")" "0	0" "2 s of ping-pong: nothing lost, nothing late"
+
 out=$("$CB" -u 127.0.0.1 "$ECHO" -n 300 -c 2 2>&1)
 like "$out" 'datagrams +300 sent, 300 answered, 0 lost \(0\.000%\), 0 duplicate, 0 reordered, 0 late' "text: the datagrams line"
 

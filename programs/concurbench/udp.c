@@ -375,7 +375,9 @@ sweep(struct uworker *w)
 		c = &w->conns[i];
 		while (c->oldest < c->tx_seq) {
 			v = c->ring[c->oldest % w->ring];
-			if (v >= T_MIN && w->now - v < w->cfg->io_timeout)
+			/* (Sent after `now` was read: not old.) */
+			if (v >= T_MIN && (v > w->now ||
+			    w->now - v < w->cfg->io_timeout))
 				break;
 			expire(w, c, c->oldest);
 			c->oldest++;
