@@ -89,6 +89,13 @@ struct worker {
 	uint64_t connecting;	/* slots in C_CONNECTING */
 	uint64_t live;		/* slots not retired */
 	bool exhausted;		/* -n: no tickets left */
+	bool until;		/* --reply-until */
+	bool check;		/* compare the answers' bytes */
+	bool nbytes;
+	size_t window;		/* 1 or a power of two */
+	size_t wmask;		/* window - 1 */
+	uint64_t io_timeout;
+	uint64_t measure_start;	/* the shared one, once it is known */
 	bool persistent;
 	bool have_pwait2;
 	size_t tx_len, rx_len;
@@ -117,7 +124,7 @@ bump(_Atomic uint64_t *x, uint64_t n)
 static inline bool
 measuring(const struct worker *w, uint64_t t)
 {
-	return t >= w->sh->measure_start;
+	return t >= w->measure_start;
 }
 
 static void
@@ -180,7 +187,7 @@ fail(struct worker *w, struct conn *c, enum errkind kind)
 	if (c->state == C_CONNECTING)
 		w->connecting--;
 	for (m = c->rx_m; m < c->tx_m; m++)
-		lost += measuring(w, c->ts[m % w->cfg->window]);
+		lost += measuring(w, c->ts[m & w->wmask]);
 	if (lost)
 		bump(&w->b.st.failed, lost);
 	w->inflight -= c->tx_m - c->rx_m;
@@ -252,36 +259,32 @@ prepare(struct worker *w, struct conn *c, uint64_t m)
 
 /* ---- messages ---- */
 
+/* Slice m of c's pattern. */
 static inline const unsigned char *
-tx_msg(const struct worker *w, const struct conn *c, uint64_t m)
+pattern(const struct worker *w, const struct conn *c, uint64_t m)
 {
-	if (w->proto)
-		return c->txp;
-	if (w->cfg->mode == MODE_NBYTES)
-		return (const unsigned char *)w->sh->nbreq;
 	return w->sh->pat + (c->seed + m * PAT_STRIDE) % PAT_PERIOD;
 }
 
-static inline const unsigned char *
-rx_msg(const struct worker *w, const struct conn *c, uint64_t m)
+/* Message m begins: where its bytes are, and (one at a time) where its
+ * answer's are, worked out once for all the sends and reads of it. */
+static inline void
+msg_begin(struct worker *w, struct conn *c, uint64_t m)
 {
-	if (w->proto)
-		return c->rxp;
-	if (w->cfg->mode == MODE_NBYTES)
-		return w->sh->nbpat;
-	return w->sh->pat + (c->seed + m * PAT_STRIDE) % PAT_PERIOD;
-}
-
-static inline size_t
-tx_len(const struct worker *w, const struct conn *c)
-{
-	return w->proto ? c->txl : w->tx_len;
-}
-
-static inline size_t
-rx_len(const struct worker *w, const struct conn *c)
-{
-	return w->proto ? c->rxl : w->rx_len;
+	if (w->proto) {
+		prepare(w, c, m);
+		return;
+	}
+	if (w->nbytes) {
+		c->txp = (const unsigned char *)w->sh->nbreq;
+		c->rxp = w->sh->nbpat;
+	} else {
+		c->txp = pattern(w, c, m);
+		/* stream: the answer read now is of an earlier message, and
+		 * do_recv() finds its slice. */
+		if (w->window == 1)
+			c->rxp = c->txp;
+	}
 }
 
 /* Take a ticket for a request starting at t: false when -n is used up. */
@@ -311,7 +314,7 @@ begin(struct worker *w, struct conn *c)
 {
 	uint64_t t;
 
-	if (c->tx_m - c->rx_m >= w->cfg->window || w->exhausted)
+	if (c->tx_m - c->rx_m >= w->window || w->exhausted)
 		return 0;
 	t = now_ns();
 	if (w->interval) {
@@ -357,17 +360,16 @@ do_send(struct worker *w, struct conn *c)
 		if (!c->tx_part) {
 			if ((t = begin(w, c)) == 0)
 				break;
-			c->ts[c->tx_m % w->cfg->window] = t;
-			if (w->proto)
-				prepare(w, c, c->tx_m);
+			c->ts[c->tx_m & w->wmask] = t;
+			msg_begin(w, c, c->tx_m);
 			c->tx_m++;
 			w->inflight++;
 			c->tx_part = true;
 			c->tx_off = 0;
-			c->deadline = w->now + w->cfg->io_timeout;
+			c->deadline = w->now + w->io_timeout;
 		}
-		src = tx_msg(w, c, c->tx_m - 1) + c->tx_off;
-		n = send(c->fd, src, tx_len(w, c) - c->tx_off, MSG_NOSIGNAL);
+		src = c->txp + c->tx_off;
+		n = send(c->fd, src, c->txl - c->tx_off, MSG_NOSIGNAL);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -382,8 +384,8 @@ do_send(struct worker *w, struct conn *c)
 		if (measuring(w, w->now))
 			bump(&w->b.st.bytes_tx, (uint64_t)n);
 		c->tx_off += (size_t)n;
-		c->deadline = w->now + w->cfg->io_timeout;
-		if (c->tx_off < tx_len(w, c)) {
+		c->deadline = w->now + w->io_timeout;
+		if (c->tx_off < c->txl) {
 			/* The socket buffer is full; a retry now would only
 			 * say EAGAIN. */
 			set_out(w, c, true);
@@ -399,7 +401,7 @@ do_send(struct worker *w, struct conn *c)
 static void
 complete(struct worker *w, struct conn *c, uint64_t t_end)
 {
-	uint64_t t0 = c->ts[c->rx_m % w->cfg->window];
+	uint64_t t0 = c->ts[c->rx_m & w->wmask];
 
 	c->rx_m++;
 	c->rx_off = 0;
@@ -425,7 +427,7 @@ expected(const struct worker *w, const struct conn *c)
 {
 	if (w->proto)
 		return c->tx_m > c->rx_m ? c->rxl - c->rx_off : 0;
-	if (w->cfg->mode == MODE_NBYTES)
+	if (w->nbytes)
 		return c->tx_m * w->rx_len - c->rx_total;
 	return c->tx_total - c->rx_total;
 }
@@ -513,20 +515,20 @@ do_recv(struct worker *w, struct conn *c, bool *done)
 			return 1;
 		}
 		c->rx_total += (uint64_t)n;
-		c->deadline = w->now + w->cfg->io_timeout;
+		c->deadline = w->now + w->io_timeout;
 		if (measuring(w, w->now))
 			bump(&w->b.st.bytes_rx, (uint64_t)n);
 		for (p = w->buf, len = (size_t)n; len > 0; p += take,
 		    len -= take) {
-			if (c->tx_m == c->rx_m) {
+			if (w->until && c->tx_m == c->rx_m) {
 				/* Bytes after the answer, before a request. */
 				extra(w, c, len);
 				return 1;
 			}
-			take = rx_len(w, c) - c->rx_off;
+			take = c->rxl - c->rx_off;
 			if (take > len)
 				take = len;
-			if (w->proto && w->proto->rule == REPLY_UNTIL) {
+			if (w->until) {
 				take = until(w->proto, c, p, take);
 				if (c->tm == w->proto->termlen)
 					c->rxl = c->rx_off + take;
@@ -534,9 +536,10 @@ do_recv(struct worker *w, struct conn *c, bool *done)
 					too_long(w, c);
 					return 1;
 				}
-			} else if (w->cfg->verify && (!w->proto ||
-			    w->proto->rule != REPLY_BYTES)) {
-				want = rx_msg(w, c, c->rx_m) + c->rx_off;
+			} else if (w->check) {
+				if (w->window > 1 && c->rx_off == 0)
+					c->rxp = pattern(w, c, c->rx_m);
+				want = c->rxp + c->rx_off;
 				if (memcmp(p, want, take) != 0) {
 					for (i = 0; p[i] == want[i]; i++)
 						;
@@ -547,7 +550,7 @@ do_recv(struct worker *w, struct conn *c, bool *done)
 				}
 			}
 			c->rx_off += take;
-			if (c->rx_off == rx_len(w, c)) {
+			if (c->rx_off == c->rxl) {
 				if (t_end == 0)
 					t_end = now_ns();
 				*done = true;
@@ -657,14 +660,14 @@ start_request(struct worker *w, struct conn *c)
 	if (w->cfg->per_worker && measuring(w, t))
 		c->quota--;
 	c->ts[0] = t;
-	if (w->proto)
-		prepare(w, c, 0);
 	c->tx_m = 1;
 	c->rx_m = 0;
 	c->tx_off = 0;
 	c->tx_part = true;
 	w->inflight++;
-	(void)start_connect(w, c);
+	/* The message after the connection's seed. */
+	if (start_connect(w, c) == 0)
+		msg_begin(w, c, 0);
 }
 
 static void
@@ -819,6 +822,7 @@ worker_main(void *arg)
 		connect_all(w);
 	pthread_barrier_wait(&sh->up);
 	pthread_barrier_wait(&sh->go);
+	w->measure_start = sh->measure_start;
 	w->now = now_ns();
 	iv_start(&w->b);
 	period = sweep_period(w->cfg);
@@ -900,6 +904,13 @@ tcp_worker_new(struct shared *sh, unsigned id, uint64_t first,
 	w->have_pwait2 = true;
 	w->tx_len = cfg->mode == MODE_NBYTES ? sh->nbreq_len : cfg->size;
 	w->rx_len = cfg->size;
+	w->window = cfg->window;
+	w->wmask = cfg->window - 1;
+	w->nbytes = cfg->mode == MODE_NBYTES;
+	w->io_timeout = cfg->io_timeout;
+	w->measure_start = UINT64_MAX;
+	w->until = p != NULL && p->rule == REPLY_UNTIL;
+	w->check = cfg->verify && (p == NULL || p->rule != REPLY_BYTES);
 	if (cfg->rate)
 		w->interval = (uint64_t)(1e9 * (double)cfg->conns /
 		    (double)cfg->rate);
@@ -926,6 +937,8 @@ tcp_worker_new(struct shared *sh, unsigned id, uint64_t first,
 		c->id = first + i;
 		c->quota = cfg->per_worker;
 		c->ts = w->tsbuf + i * cfg->window;
+		c->txl = w->tx_len;
+		c->rxl = w->rx_len;
 		if (p == NULL)
 			continue;
 		c->txbuf = w->protobuf + i * per;

@@ -38,7 +38,7 @@
 #define UDP_MIN_SIZE	16
 #define UDP_MAX_SIZE	65507
 #define MAX_PAYLOAD	(1024 * 1024)
-#define STREAM_WINDOW	64
+#define STREAM_WINDOW	64	/* a power of two: loop.c masks with it */
 #define DEFAULT_DURATION	10000000000ull	/* 10 s */
 #define UDP_IO_TIMEOUT	1000000000ull		/* 1 s */
 
