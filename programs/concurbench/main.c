@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -268,12 +267,12 @@ read_payload(const char *path, char **buf, size_t *len)
 	close(fd);
 }
 
-/* Shorten TEXT for the report. */
+/* TEXT, shortened, for the report: "WHAT TEXT". */
 static void
 show(char *dst, size_t size, const char *what, const char *text)
 {
-	snprintf(dst, size, "%s%s%.60s%s%s", what, what[0] ? " " : "",
-	    text, strlen(text) > 60 ? "..." : "", what[0] ? "" : "");
+	snprintf(dst, size, "%s%s%.60s%s", what, what[0] ? " " : "",
+	    text[0] ? text : "(nothing)", strlen(text) > 60 ? "..." : "");
 }
 
 static void
