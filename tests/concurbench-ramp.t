@@ -22,8 +22,18 @@ first=$(jq -r '.intervals[0].connections_opened' <<<"$out")
 ok $(( first >= 7 && first <= 13 ? 0 : 1 )) "about 10 in the first 250 ms, not 40 at once ($c)"
 is "$(jq -r '[.intervals[0:4][].connections_opened] | add' <<<"$out")" 40 "all of them within the first second"
 is "$(jq -r '.intervals[4].connections_opened' <<<"$out")" 0 "none after"
-r0=$(jq -r '.intervals[0].requests' <<<"$out"); r5=$(jq -r '.intervals[5].requests' <<<"$out")
-ok $(( r0 > 0 && r5 > r0 ? 0 : 1 )) "requests start on the first connections and grow with them ($r0 then $r5)"
+r0=$(jq -r '.intervals[0].requests' <<<"$out")
+ok $(( r0 > 0 ? 0 : 1 )) "requests start on the first connections, before the others are up ($r0)"
+
+# Open loop: each connection's share of -r starts when it is up, so the
+# rate grows with the connections (10 a second each, at 40/s), and the
+# target is what that schedule asks for.
+out=$(timeout 30 "$CB" 127.0.0.1 "$PORT" -c 40 -t 2 --connect-rate 40 -r 400 -d 1500ms -i 250ms --json 2>"$T/err")
+is "$?" 0 "--connect-rate 40 -r 400: exit 0"
+is "$(jq -r '.rate_target_met' <<<"$out")" true "... its schedule kept"
+q=$(jq -r '[.intervals[].requests] | map(tostring) | join(" ")' <<<"$out")
+set -- $q
+ok $(( $1 <= 25 && $4 > 2 * $1 && $6 >= 85 && $6 <= 115 ? 0 : 1 )) "requests per 250 ms grow with the connections, then hold at 100 ($q)"
 
 # Closed loop, no --connect-rate: all up before the clock.
 out=$(timeout 30 "$CB" 127.0.0.1 "$PORT" -c 40 -t 2 -d 500ms -i 250ms --json 2>/dev/null)
