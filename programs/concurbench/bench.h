@@ -16,6 +16,9 @@
 #ifndef CONCURBENCH_H
 #define CONCURBENCH_H
 
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -23,7 +26,14 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdnoreturn.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT	24
+#endif
 
 /*
  * The histogram: log-linear buckets, HdrHistogram's layout.  Values below
@@ -293,9 +303,28 @@ void worker_free(struct wbase *w);
  * word to main. */
 void worker_done(struct wbase *w, uint64_t now);
 
-struct epoll_event;
-int epoll_until(int ep, struct epoll_event *evs, int nevs, uint64_t now,
-    uint64_t until, bool *have_pwait2);
+/* Wait for events until `until` at the latest, to the nanosecond where
+ * the kernel has epoll_pwait2 (an open-loop schedule kept to the
+ * millisecond would add up to a millisecond to every latency). */
+static inline int
+epoll_until(int ep, struct epoll_event *evs, int nevs, uint64_t now,
+    uint64_t until, bool *have_pwait2)
+{
+	uint64_t d = until > now ? until - now : 0;
+	struct timespec ts;
+	int n;
+
+	if (*have_pwait2) {
+		ts.tv_sec = (time_t)(d / 1000000000u);
+		ts.tv_nsec = (long)(d % 1000000000u);
+		n = epoll_pwait2(ep, evs, nevs, &ts, NULL);
+		if (n != -1 || errno != ENOSYS)
+			return n;
+		*have_pwait2 = false;
+	}
+	return epoll_wait(ep, evs, nevs, (int)((d + 999999) / 1000000));
+}
+
 
 /* The first error of each kind, described with -v. */
 void report_first(struct wbase *w, enum errkind k, uint64_t conn,
@@ -330,12 +359,46 @@ void targets_parse(struct config *cfg, int n, char **args);
 void targets_resolve(struct config *cfg, bool udp);
 /* "A", "A-B", "A,B,...": adds to cfg's source lists; -1 with a message. */
 int sources_parse(struct config *cfg, const char *s);
-/* The source for connection k of target t, or NULL. */
+/* Connection k's target, and its source address or NULL. */
+const struct target *target_for(const struct config *cfg, uint64_t k);
 const struct sockaddr_storage *source_for(const struct config *cfg,
     uint64_t k);
-/* A socket for connection k, bound to its source if any, connecting (or
- * connected, UDP).  Returns the fd or -1 with errno. */
-int open_socket(const struct config *cfg, uint64_t k, int type);
+/* A socket to t, bound to src if not NULL, connecting (or connected,
+ * UDP).  Returns the fd or -1 with errno.  (Inline: connrate opens one
+ * per request.) */
+static inline int
+open_socket(const struct target *t, const struct sockaddr_storage *src,
+    int type)
+{
+	int fd, one = 1, e;
+
+	fd = socket(t->addr.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	if (type == SOCK_STREAM)
+		/* Requests go as soon as they are written. */
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+		    sizeof(one));
+	if (src != NULL) {
+		/* The port is chosen at connect(2), for the whole 4-tuple. */
+		if (type == SOCK_STREAM)
+			(void)setsockopt(fd, IPPROTO_IP,
+			    IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+		if (bind(fd, (const struct sockaddr *)src, src->ss_family ==
+		    AF_INET ? sizeof(struct sockaddr_in) :
+		    sizeof(struct sockaddr_in6)) == -1)
+			goto fail;
+	}
+	if (connect(fd, (const struct sockaddr *)&t->addr, t->addrlen) == -1 &&
+	    errno != EINPROGRESS)
+		goto fail;
+	return fd;
+fail:
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
 
 /* ---- protocols (proto.c) ---- */
 int tmpl_parse(struct tmpl *t, const char *s, size_t len, bool escapes,

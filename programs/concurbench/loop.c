@@ -52,6 +52,8 @@ struct conn {
 	bool out_armed;		/* EPOLLOUT in the interest set */
 	bool tx_part;		/* message tx_m - 1 is not all sent */
 	uint64_t id;		/* global slot number */
+	const struct target *tgt;
+	const struct sockaddr_storage *src;	/* NULL: any */
 	uint64_t opened;	/* connections this slot opened: the seed */
 	uint32_t seed;
 	uint64_t quota;		/* --connections-per-worker left */
@@ -576,7 +578,7 @@ start_connect(struct worker *w, struct conn *c)
 	struct epoll_event ev;
 	int fd;
 
-	if ((fd = open_socket(cfg, c->id, SOCK_STREAM)) == -1) {
+	if ((fd = open_socket(c->tgt, c->src, SOCK_STREAM)) == -1) {
 		fail_errno(w, c, errno, "connect");
 		return -1;
 	}
@@ -936,6 +938,8 @@ tcp_worker_new(struct shared *sh, unsigned id, uint64_t first,
 		c->hn.heap_i = -1;
 		c->id = first + i;
 		c->quota = cfg->per_worker;
+		c->tgt = target_for(cfg, c->id);
+		c->src = source_for(cfg, c->id);
 		c->ts = w->tsbuf + i * cfg->window;
 		c->txl = w->tx_len;
 		c->rxl = w->rx_len;

@@ -599,7 +599,8 @@ probe(const struct config *cfg)
 
 		net_ntop((const struct sockaddr *)&t->addr, addr, sizeof(addr));
 		err = 0;
-		fd = open_socket(cfg, k, cfg->udp ? SOCK_DGRAM : SOCK_STREAM);
+		fd = open_socket(t, source_for(cfg, k), cfg->udp ? SOCK_DGRAM :
+		    SOCK_STREAM);
 		if (fd == -1) {
 			err = errno;
 			if (err == EADDRNOTAVAIL && cfg->nsources)

@@ -27,9 +27,6 @@
 #define MAX_TARGETS	1024
 #define MAX_SOURCES	65536
 
-#ifndef IP_BIND_ADDRESS_NO_PORT
-#define IP_BIND_ADDRESS_NO_PORT	24
-#endif
 
 static void
 bad_port(const char *port)
@@ -298,6 +295,12 @@ sources_parse(struct config *cfg, const char *s)
 	return r;
 }
 
+const struct target *
+target_for(const struct config *cfg, uint64_t k)
+{
+	return &cfg->targets[k % cfg->ntargets];
+}
+
 const struct sockaddr_storage *
 source_for(const struct config *cfg, uint64_t k)
 {
@@ -309,38 +312,4 @@ source_for(const struct config *cfg, uint64_t k)
 	if (t->addr.ss_family == AF_INET6 && cfg->nsrc6)
 		return &cfg->src6[j % cfg->nsrc6];
 	return NULL;
-}
-
-int
-open_socket(const struct config *cfg, uint64_t k, int type)
-{
-	const struct target *t = &cfg->targets[k % cfg->ntargets];
-	const struct sockaddr_storage *src = source_for(cfg, k);
-	int fd, one = 1, e;
-
-	fd = socket(t->addr.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		return -1;
-	if (type == SOCK_STREAM)
-		/* Requests go as soon as they are written. */
-		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
-		    sizeof(one));
-	if (src != NULL) {
-		if (type == SOCK_STREAM)
-			(void)setsockopt(fd, IPPROTO_IP,
-			    IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-		if (bind(fd, (const struct sockaddr *)src, src->ss_family ==
-		    AF_INET ? sizeof(struct sockaddr_in) :
-		    sizeof(struct sockaddr_in6)) == -1)
-			goto fail;
-	}
-	if (connect(fd, (const struct sockaddr *)&t->addr, t->addrlen) == -1 &&
-	    errno != EINPROGRESS)
-		goto fail;
-	return fd;
-fail:
-	e = errno;
-	close(fd);
-	errno = e;
-	return -1;
 }

@@ -401,7 +401,8 @@ uworker_main(void *arg)
 	for (i = 0; i < w->nconns; i++) {
 		struct uconn *c = &w->conns[i];
 
-		if ((c->fd = open_socket(cfg, c->id, SOCK_DGRAM)) == -1) {
+		if ((c->fd = open_socket(target_for(cfg, c->id),
+		    source_for(cfg, c->id), SOCK_DGRAM)) == -1) {
 			log_warn("UDP socket %llu", (unsigned long long)c->id);
 			atomic_store(&sh->stop, 1);
 			break;

@@ -17,8 +17,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -93,28 +91,6 @@ report_first(struct wbase *w, enum errkind k, uint64_t conn, const char *what)
 		return;
 	log_verbose("first error of kind %s: connection %llu: %s",
 	    errkind_name[k], (unsigned long long)conn, what);
-}
-
-/* Wait for events until `until` at the latest, to the nanosecond where
- * the kernel has epoll_pwait2 (an open-loop schedule kept to the
- * millisecond would add up to a millisecond to every latency). */
-int
-epoll_until(int ep, struct epoll_event *evs, int nevs, uint64_t now,
-    uint64_t until, bool *have_pwait2)
-{
-	uint64_t d = until > now ? until - now : 0;
-	struct timespec ts;
-	int n;
-
-	if (*have_pwait2) {
-		ts.tv_sec = (time_t)(d / 1000000000u);
-		ts.tv_nsec = (long)(d % 1000000000u);
-		n = epoll_pwait2(ep, evs, nevs, &ts, NULL);
-		if (n != -1 || errno != ENOSYS)
-			return n;
-		*have_pwait2 = false;
-	}
-	return epoll_wait(ep, evs, nevs, (int)((d + 999999) / 1000000));
 }
 
 /* ---- intervals ---- */
