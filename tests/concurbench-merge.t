@@ -18,7 +18,7 @@ start_server "$T/echo.log" "$SRV" -m echo || exit 1
 is "$?" 0 "run A"
 "$CB" 127.0.0.1 "$PORT" -n 2000 -c 2 -s 1k --json --histogram "$T/b.hist" >"$T/b.json" 2>/dev/null
 is "$?" 0 "run B"
-head -n1 "$T/a.hist" | grep -q '^concurbench-histogram 1$'
+head -n1 "$T/a.hist" | grep -q '^concurbench-histogram 2$'
 ok $? "histogram file has its header"
 
 # A one-file merge is the run itself.

@@ -59,7 +59,7 @@ ms=$(ms_since "$start")
 wait "$cb"
 rc=$?
 ok $(( ms < 2000 ? 0 : 1 )) "SIGINT ends the run at once (${ms} ms)"
-is "$rc" 0 "SIGINT: exit 0 (no errors)"
+is "$rc" 130 "SIGINT: exit 130 (interrupted: part of the run)"
 is "$(jq -r '.interrupted' "$T/int.json")" true "SIGINT: the report says interrupted"
 ok $(( $(jq -r '.requests' "$T/int.json") > 0 ? 0 : 1 )) "SIGINT: the requests so far are reported"
 

@@ -45,6 +45,23 @@ bad 64 "HOST and PORT are needed" 127.0.0.1
 bad 64 "too many arguments" 127.0.0.1 1 2
 bad 64 "usage" 127.0.0.1 "$DEAD" --no-such-option
 bad 64 "port 'nosuchservice'" 127.0.0.1 nosuchservice
+bad 64 "port '99999': not a port \\(a number from 1 to 65535, or a service name\\)" localhost 99999
+bad 64 "port '0': not a port" localhost 0
+bad 64 "port '': not a port" 127.0.0.1: 127.0.0.1:7
+bad 64 "port '70000': not a port" 127.0.0.1:7 127.0.0.1:70000
+bad 64 "--source: '10.0.0.300' is not an address" 127.0.0.1 "$DEAD" --source 10.0.0.300
+bad 64 "--source: '127.0.0.9-127.0.0.2' is not a range" 127.0.0.1 "$DEAD" --source 127.0.0.9-127.0.0.2
+bad 69 "--source: cannot connect from it" 127.0.0.1 "$DEAD" --source 192.0.2.1
+bad 64 "--ramp: a ramp needs a rate" 127.0.0.1 "$DEAD" --ramp 1s
+bad 64 "--connect-rate: in connrate mode every request is a connection" 127.0.0.1 "$DEAD" -m connrate --connect-rate 10
+bad 64 "--request and --payload are for TCP pingpong and connrate" 127.0.0.1 "$DEAD" -m stream --request x
+bad 64 "--expect, --reply-bytes and --reply-until need --request" 127.0.0.1 "$DEAD" --expect x
+bad 64 "one answer rule" 127.0.0.1 "$DEAD" --request x --expect y --reply-bytes 3
+bad 64 "an empty request needs an answer rule" 127.0.0.1 "$DEAD" --request ''
+bad 64 "--request: a bad escape" 127.0.0.1 "$DEAD" --request 'a\q'
+bad 66 "--payload $T/nofile" 127.0.0.1 "$DEAD" --payload "$T/nofile"
+bad 64 "--start-at: 'soon' is not a time" 127.0.0.1 "$DEAD" --start-at soon
+bad 64 "-i: '1ms' is shorter than 10ms" 127.0.0.1 "$DEAD" -i 1ms
 bad 68 "no-such-host.invalid" no-such-host.invalid 7
 bad 69 "127.0.0.1 port $DEAD: connection refused" 127.0.0.1 "$DEAD"
 bad 69 "connection refused" 127.0.0.1 "$DEAD" -m nbytes
@@ -52,7 +69,8 @@ bad 64 "needs histogram files" --merge
 
 out=$("$CB" --help)
 is "$?" 0 "--help: exit 0"
-for o in --mode -c -s -d -n -t --warmup -r --json --histogram --merge --connections-per-worker --no-verify --connect-timeout --io-timeout --close --version; do
+for o in --mode -c -s -d -n -t --warmup -r --json --histogram --merge --connections-per-worker --no-verify --connect-timeout --io-timeout --close --version \
+    --udp --interval --hgrm --source --connect-rate --ramp --request --payload --expect --reply-bytes --reply-until --start-at; do
 	like "$out" "(^| )$o[ ,]" "--help mentions $o"
 done
 is "$("$CB" --version)" "concurbench $(sed -n 's/^VERSION[^=]*= *//p' "$TOP/Makefile")" "--version prints the version"

@@ -147,7 +147,7 @@ for MODEL in $PROCESS_MODELS $THREAD_MODELS; do
 	fi
 	out=$("$BIN/concurbench" 127.0.0.1 "$PORT" -m connrate -c 16 -t 1 \
 	    -n 3000 --close reset --io-timeout 10s 2>&1)
-	like "$out" "requests +3000 in" \
+	like "$out" "connections +3000 in" \
 	    "$MODEL: 3000 short connections from 16 clients" || diag "$out"
 	stop_server TERM
 	n=$(sed -n 's/.*summary:.* workers=\([0-9]*\).*/\1/p' "$log")

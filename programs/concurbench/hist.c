@@ -9,6 +9,9 @@
  */
 #include "bench.h"
 
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void
@@ -107,4 +110,123 @@ hist_percentile(const struct hist *h, double p)
 	if (v > h->max)
 		v = h->max;
 	return v;
+}
+
+int
+shist_from(struct shist *s, const struct hist *h)
+{
+	size_t i, k;
+	uint32_t nb = 0;
+
+	for (i = 0; i < HIST_NBUCKETS; i++)
+		nb += h->b[i] != 0;
+	s->count = h->count;
+	s->sum = h->sum;
+	s->min = h->min;
+	s->max = h->max;
+	s->nb = 0;
+	s->idx = NULL;
+	s->n = NULL;
+	if (nb == 0)
+		return 0;
+	s->idx = malloc(nb * sizeof(*s->idx));
+	s->n = malloc(nb * sizeof(*s->n));
+	if (s->idx == NULL || s->n == NULL) {
+		shist_free(s);
+		return -1;
+	}
+	for (i = 0, k = 0; i < HIST_NBUCKETS; i++)
+		if (h->b[i]) {
+			s->idx[k] = (uint32_t)i;
+			s->n[k++] = h->b[i];
+		}
+	s->nb = nb;
+	return 0;
+}
+
+void
+shist_to(const struct shist *s, struct hist *h)
+{
+	uint32_t k;
+
+	h->count += s->count;
+	h->sum += s->sum;
+	if (s->count && s->min < h->min)
+		h->min = s->min;
+	if (s->max > h->max)
+		h->max = s->max;
+	for (k = 0; k < s->nb; k++)
+		h->b[s->idx[k]] += s->n[k];
+}
+
+void
+shist_free(struct shist *s)
+{
+	free(s->idx);
+	free(s->n);
+	s->idx = NULL;
+	s->n = NULL;
+	s->nb = 0;
+}
+
+/*
+ * HdrHistogram's percentile distribution (outputPercentileDistribution with
+ * 5 ticks per half distance, values scaled to milliseconds): a row at
+ * percentile levels that halve the distance to 100% five steps at a time,
+ * each giving the highest value of the bucket where the level is reached,
+ * the level, the count up to there and 1/(1 - level); a last row at 100%;
+ * then the mean, standard deviation, maximum, count and the layout.
+ */
+void
+hist_hgrm(const struct hist *h, FILE *f)
+{
+	const double ms = 1e6, ticks = 5;
+	double level = 0, pct, mean, var = 0, d, mid;
+	uint64_t cum = 0, v;
+	size_t i;
+
+	fprintf(f, "%12s %14s %10s %14s\n\n", "Value", "Percentile",
+	    "TotalCount", "1/(1-Percentile)");
+	for (i = 0; i < HIST_NBUCKETS && h->count; i++) {
+		if (h->b[i] == 0)
+			continue;
+		cum += h->b[i];
+		v = hist_high(i) < h->max ? hist_high(i) : h->max;
+		pct = 100.0 * (double)cum / (double)h->count;
+		while (level <= pct && level < 100.0) {
+			fprintf(f, "%12.3f %2.12f %10llu %14.2f\n",
+			    (double)v / ms, level / 100.0,
+			    (unsigned long long)cum, 1.0 / (1.0 - level /
+			    100.0));
+			/* The next level: 2^(floor(log2(100/(100-l)))+1)
+			 * half-distance steps of `ticks` each. */
+			level += 100.0 / (ticks * pow(2, floor(log2(100.0 /
+			    (100.0 - level))) + 1));
+			/* At the last value, one row; then the 100% row.
+			 * (The levels only approach 100%.) */
+			if (cum == h->count)
+				break;
+		}
+		if (cum == h->count)
+			break;
+	}
+	if (h->count)
+		fprintf(f, "%12.3f %2.12f %10llu\n", (double)h->max / ms, 1.0,
+		    (unsigned long long)h->count);
+	mean = h->count ? (double)h->sum / (double)h->count : 0;
+	for (i = 0; i < HIST_NBUCKETS; i++)
+		if (h->b[i]) {
+			mid = (double)hist_low(i) + (double)(hist_high(i) -
+			    hist_low(i)) / 2;
+			d = mid - mean;
+			var += d * d * (double)h->b[i];
+		}
+	if (h->count)
+		var /= (double)h->count;
+	fprintf(f, "#[Mean    = %12.3f, StdDeviation   = %12.3f]\n",
+	    mean / ms, sqrt(var) / ms);
+	fprintf(f, "#[Max     = %12.3f, Total count    = %12llu]\n",
+	    (double)h->max / ms, (unsigned long long)h->count);
+	fprintf(f, "#[Buckets = %12d, SubBuckets     = %12d]\n",
+	    HIST_MAX_EXP - HIST_SUB_BITS + 1, 2 * HIST_SUB);
 }

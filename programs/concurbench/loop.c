@@ -17,8 +17,13 @@
  *
  * Time: two clock reads per request stamp it (start, end); a coarse `now`
  * read after each epoll_wait drives deadlines, which a sweep checks a few
- * times a second.  Requests that wait (open loop, backoff after an error)
- * sit in a binary heap keyed by their wake time.
+ * times a second, and the interval boundaries (worker.c).  Requests that
+ * wait (open loop, back-off after an error, a connection rate) sit in a
+ * binary heap keyed by their wake time (heap.c).
+ *
+ * Other protocols (proto.c): with --request or --payload each message is
+ * built when it begins, into the connection's own buffers, and its answer
+ * ends by the rule asked for; the window is one.
  */
 #include "bench.h"
 
@@ -37,18 +42,18 @@
 
 #define SCRATCH		(64 * 1024)
 #define NEVENTS		256
-#define BACKOFF_MIN	1000000ull	/* 1 ms after an error... */
-#define BACKOFF_MAX	100000000ull	/* ...doubling to 100 ms */
 
 enum cstate { C_IDLE, C_CONNECTING, C_UP, C_RETIRED };
 
 struct conn {
+	struct hnode hn;	/* first: the heap gives it back */
 	int fd;
 	uint8_t state;
 	bool out_armed;		/* EPOLLOUT in the interest set */
 	bool tx_part;		/* message tx_m - 1 is not all sent */
-	int heap_i;		/* -1: not waiting */
 	uint64_t id;		/* global slot number */
+	const struct target *tgt;
+	const struct sockaddr_storage *src;	/* NULL: any */
 	uint64_t opened;	/* connections this slot opened: the seed */
 	uint32_t seed;
 	uint64_t quota;		/* --connections-per-worker left */
@@ -56,36 +61,46 @@ struct conn {
 	size_t tx_off, rx_off;	/* bytes of the current ones */
 	uint64_t tx_total, rx_total;	/* bytes on this connection */
 	uint64_t deadline;	/* 0: none */
-	uint64_t wake;		/* heap key */
 	uint64_t sched;		/* open loop: next request's scheduled time */
+	uint64_t sched_n;	/* ...its number (with a ramp) */
+	double phase;		/* open loop: this slot's offset, 0 to 1 */
 	uint64_t backoff;
 	uint64_t *ts;		/* start times, window of them */
+	/* --request/--payload: this message and its answer. */
+	unsigned char *txbuf, *rxbuf;
+	const unsigned char *txp, *rxp;
+	size_t txl, rxl;
+	unsigned tm;		/* terminator bytes matched */
 };
 
 struct worker {
+	struct wbase b;		/* first: main sees only this */
 	struct shared *sh;
 	const struct config *cfg;
-	unsigned id;
-	pthread_t tid;
+	const struct proto *proto;
 	int ep;
-	int notify_fd;
 	struct conn *conns;
 	uint64_t nconns;
 	uint64_t *tsbuf;
-	struct conn **heap;
-	size_t nheap;
+	unsigned char *protobuf;
+	struct heap heap;
 	uint64_t now;		/* coarse, after each epoll_wait */
 	uint64_t interval;	/* open loop: ns between one slot's requests */
+	uint64_t ramp;
 	uint64_t inflight;	/* requests begun and not ended */
 	uint64_t connecting;	/* slots in C_CONNECTING */
 	uint64_t live;		/* slots not retired */
 	bool exhausted;		/* -n: no tickets left */
+	bool until;		/* --reply-until */
+	bool check;		/* compare the answers' bytes */
+	bool nbytes;
+	size_t window;		/* 1 or a power of two */
+	size_t wmask;		/* window - 1 */
+	uint64_t io_timeout;
+	uint64_t measure_start;	/* the shared one, once it is known */
 	bool persistent;
 	bool have_pwait2;
 	size_t tx_len, rx_len;
-	uint64_t finished;
-	struct wstats st;
-	struct hist lat;
 	unsigned char buf[SCRATCH];
 };
 
@@ -111,75 +126,13 @@ bump(_Atomic uint64_t *x, uint64_t n)
 static inline bool
 measuring(const struct worker *w, uint64_t t)
 {
-	return t >= w->sh->measure_start;
-}
-
-/* ---- the wait heap ---- */
-
-static void
-heap_swap(struct worker *w, size_t a, size_t b)
-{
-	struct conn *t = w->heap[a];
-
-	w->heap[a] = w->heap[b];
-	w->heap[b] = t;
-	w->heap[a]->heap_i = (int)a;
-	w->heap[b]->heap_i = (int)b;
-}
-
-static void
-heap_up(struct worker *w, size_t i)
-{
-	while (i > 0 && w->heap[(i - 1) / 2]->wake > w->heap[i]->wake) {
-		heap_swap(w, i, (i - 1) / 2);
-		i = (i - 1) / 2;
-	}
-}
-
-static void
-heap_down(struct worker *w, size_t i)
-{
-	size_t l, m;
-
-	for (;;) {
-		l = 2 * i + 1;
-		m = i;
-		if (l < w->nheap && w->heap[l]->wake < w->heap[m]->wake)
-			m = l;
-		if (l + 1 < w->nheap && w->heap[l + 1]->wake < w->heap[m]->wake)
-			m = l + 1;
-		if (m == i)
-			return;
-		heap_swap(w, i, m);
-		i = m;
-	}
-}
-
-static void
-heap_remove(struct worker *w, struct conn *c)
-{
-	size_t i = (size_t)c->heap_i;
-
-	if (c->heap_i < 0)
-		return;
-	c->heap_i = -1;
-	w->nheap--;
-	if (i == w->nheap)
-		return;
-	w->heap[i] = w->heap[w->nheap];
-	w->heap[i]->heap_i = (int)i;
-	heap_up(w, i);
-	heap_down(w, (size_t)w->heap[i]->heap_i);
+	return t >= w->measure_start;
 }
 
 static void
 wait_until(struct worker *w, struct conn *c, uint64_t t)
 {
-	heap_remove(w, c);
-	c->wake = t;
-	c->heap_i = (int)w->nheap;
-	w->heap[w->nheap++] = c;
-	heap_up(w, (size_t)c->heap_i);
+	heap_push(&w->heap, &c->hn, t);
 }
 
 /* ---- errors ---- */
@@ -221,31 +174,48 @@ close_fd(struct worker *w, struct conn *c, bool reset)
 static void start_request(struct worker *, struct conn *);
 static int start_connect(struct worker *, struct conn *);
 
-/* A connection failed: count it, give up its requests and go again.  When
- * the error says the server or this host cannot take more (refused, no
- * ephemeral port, no descriptor), the retry waits, longer while the failures
- * go on: never a busy loop on an error.  A wrong, short or reset reply, or a
- * timeout, is the server's answer to a real request: retry at once. */
+/* A connection failed: count it, give up its requests and go again, after
+ * a wait that doubles while the failures go on (BACKOFF_MIN to
+ * BACKOFF_MAX) and resets with the next request that ends well.  Whatever
+ * the error -- a refusal, a reset, a close before the answer, a wrong
+ * reply -- a server that fails every connection at once gets at most a few
+ * tries a second from each slot, never a busy loop. */
 static void
 fail(struct worker *w, struct conn *c, enum errkind kind)
 {
-	bump(&w->st.errors[kind], 1);
+	uint64_t m, lost = 0;
+
+	bump(&w->b.st.errors[kind], 1);
 	if (c->state == C_CONNECTING)
 		w->connecting--;
+	for (m = c->rx_m; m < c->tx_m; m++)
+		lost += measuring(w, c->ts[m & w->wmask]);
+	if (lost)
+		bump(&w->b.st.failed, lost);
 	w->inflight -= c->tx_m - c->rx_m;
 	close_fd(w, c, w->cfg->close_reset);
 	c->state = C_IDLE;
 	c->tx_m = c->rx_m = 0;
 	c->tx_part = false;
 	c->deadline = 0;
-	if (kind == ERR_REFUSED || kind == ERR_EADDRNOTAVAIL ||
-	    kind == ERR_OTHER) {
-		c->backoff = c->backoff ? c->backoff * 2 : BACKOFF_MIN;
-		if (c->backoff > BACKOFF_MAX)
-			c->backoff = BACKOFF_MAX;
-	} else
-		c->backoff = 0;
+	c->backoff = c->backoff ? c->backoff * 2 : BACKOFF_MIN;
+	if (c->backoff > BACKOFF_MAX)
+		c->backoff = BACKOFF_MAX;
 	wait_until(w, c, w->now + c->backoff);
+}
+
+/* fail() with the first of each kind described under -v. */
+static void
+fail_errno(struct worker *w, struct conn *c, int err, const char *when)
+{
+	enum errkind k = classify(err);
+	char what[160];
+
+	if (log_level() >= LOG_VERBOSE) {
+		snprintf(what, sizeof(what), "%s: %s", when, strerror(err));
+		report_first(&w->b, k, c->id, what);
+	}
+	fail(w, c, k);
 }
 
 static void
@@ -259,22 +229,64 @@ describe_mismatch(struct worker *w, struct conn *c, uint64_t m, size_t off,
 	    (unsigned long long)m, off, want, got);
 }
 
+/* Protocols: the message that begins now, and what will answer it. */
+static void
+prepare(struct worker *w, struct conn *c, uint64_t m)
+{
+	const struct proto *p = w->proto;
+
+	c->tm = 0;
+	if (p->req.fixed)
+		c->txl = p->req.len;
+	else
+		c->txl = tmpl_expand(&p->req, c->id, m, c->txbuf);
+	switch (p->rule) {
+	case REPLY_ECHO:
+		c->rxl = c->txl;
+		break;
+	case REPLY_EXACT:
+		if (p->expect.fixed)
+			c->rxl = p->expect.len;
+		else
+			c->rxl = tmpl_expand(&p->expect, c->id, m, c->rxbuf);
+		break;
+	case REPLY_BYTES:
+		c->rxl = p->bytes;
+		break;
+	case REPLY_UNTIL:
+		c->rxl = REPLY_MAX;
+		break;
+	}
+}
+
 /* ---- messages ---- */
 
+/* Slice m of c's pattern. */
 static inline const unsigned char *
-tx_msg(const struct worker *w, const struct conn *c, uint64_t m)
+pattern(const struct worker *w, const struct conn *c, uint64_t m)
 {
-	if (w->cfg->mode == MODE_NBYTES)
-		return (const unsigned char *)w->sh->nbreq;
 	return w->sh->pat + (c->seed + m * PAT_STRIDE) % PAT_PERIOD;
 }
 
-static inline const unsigned char *
-rx_msg(const struct worker *w, const struct conn *c, uint64_t m)
+/* Message m begins: where its bytes are, and (one at a time) where its
+ * answer's are, worked out once for all the sends and reads of it. */
+static inline void
+msg_begin(struct worker *w, struct conn *c, uint64_t m)
 {
-	if (w->cfg->mode == MODE_NBYTES)
-		return w->sh->nbpat;
-	return w->sh->pat + (c->seed + m * PAT_STRIDE) % PAT_PERIOD;
+	if (w->proto) {
+		prepare(w, c, m);
+		return;
+	}
+	if (w->nbytes) {
+		c->txp = (const unsigned char *)w->sh->nbreq;
+		c->rxp = w->sh->nbpat;
+	} else {
+		c->txp = pattern(w, c, m);
+		/* stream: the answer read now is of an earlier message, and
+		 * do_recv() finds its slice. */
+		if (w->window == 1)
+			c->rxp = c->txp;
+	}
 }
 
 /* Take a ticket for a request starting at t: false when -n is used up. */
@@ -292,7 +304,7 @@ take_ticket(struct worker *w, uint64_t t)
 			return false;
 		}
 	}
-	bump(&w->st.issued, 1);
+	bump(&w->b.st.issued, 1);
 	return true;
 }
 
@@ -304,7 +316,7 @@ begin(struct worker *w, struct conn *c)
 {
 	uint64_t t;
 
-	if (c->tx_m - c->rx_m >= w->cfg->window || w->exhausted)
+	if (c->tx_m - c->rx_m >= w->window || w->exhausted)
 		return 0;
 	t = now_ns();
 	if (w->interval) {
@@ -314,7 +326,11 @@ begin(struct worker *w, struct conn *c)
 		}
 		/* Late is measured from when it should have gone. */
 		t = c->sched;
-		c->sched += w->interval;
+		if (w->ramp)
+			c->sched = w->sh->t0 + sched_time((double)++c->sched_n +
+			    c->phase, w->interval, w->ramp);
+		else
+			c->sched += w->interval;
 	}
 	if (!take_ticket(w, t))
 		return 0;
@@ -346,15 +362,16 @@ do_send(struct worker *w, struct conn *c)
 		if (!c->tx_part) {
 			if ((t = begin(w, c)) == 0)
 				break;
-			c->ts[c->tx_m % w->cfg->window] = t;
+			c->ts[c->tx_m & w->wmask] = t;
+			msg_begin(w, c, c->tx_m);
 			c->tx_m++;
 			w->inflight++;
 			c->tx_part = true;
 			c->tx_off = 0;
-			c->deadline = w->now + w->cfg->io_timeout;
+			c->deadline = w->now + w->io_timeout;
 		}
-		src = tx_msg(w, c, c->tx_m - 1) + c->tx_off;
-		n = send(c->fd, src, w->tx_len - c->tx_off, MSG_NOSIGNAL);
+		src = c->txp + c->tx_off;
+		n = send(c->fd, src, c->txl - c->tx_off, MSG_NOSIGNAL);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -362,15 +379,15 @@ do_send(struct worker *w, struct conn *c)
 				set_out(w, c, true);
 				return 0;
 			}
-			fail(w, c, classify(errno));
+			fail_errno(w, c, errno, "send");
 			return -1;
 		}
 		c->tx_total += (uint64_t)n;
 		if (measuring(w, w->now))
-			bump(&w->st.bytes_tx, (uint64_t)n);
+			bump(&w->b.st.bytes_tx, (uint64_t)n);
 		c->tx_off += (size_t)n;
-		c->deadline = w->now + w->cfg->io_timeout;
-		if (c->tx_off < w->tx_len) {
+		c->deadline = w->now + w->io_timeout;
+		if (c->tx_off < c->txl) {
 			/* The socket buffer is full; a retry now would only
 			 * say EAGAIN. */
 			set_out(w, c, true);
@@ -386,15 +403,15 @@ do_send(struct worker *w, struct conn *c)
 static void
 complete(struct worker *w, struct conn *c, uint64_t t_end)
 {
-	uint64_t t0 = c->ts[c->rx_m % w->cfg->window];
+	uint64_t t0 = c->ts[c->rx_m & w->wmask];
 
 	c->rx_m++;
 	c->rx_off = 0;
 	w->inflight--;
 	c->backoff = 0;
 	if (measuring(w, t0)) {
-		hist_record(&w->lat, t_end - t0);
-		bump(&w->st.completed, 1);
+		hist_record(&w->b.ilat, t_end - t0);
+		bump(&w->b.st.completed, 1);
 	}
 	if (c->tx_m == c->rx_m && !c->tx_part)
 		c->deadline = 0;
@@ -410,9 +427,57 @@ complete(struct worker *w, struct conn *c, uint64_t t_end)
 static inline uint64_t
 expected(const struct worker *w, const struct conn *c)
 {
-	if (w->cfg->mode == MODE_NBYTES)
+	if (w->proto)
+		return c->tx_m > c->rx_m ? c->rxl - c->rx_off : 0;
+	if (w->nbytes)
 		return c->tx_m * w->rx_len - c->rx_total;
 	return c->tx_total - c->rx_total;
+}
+
+static void
+extra(struct worker *w, struct conn *c, size_t n)
+{
+	char what[96];
+
+	if (atomic_exchange(&w->sh->verify_reported, 1) == 0)
+		log_warnx("verify: connection %llu: %zu bytes more than were "
+		    "asked for", (unsigned long long)c->id, n);
+	snprintf(what, sizeof(what), "%zu bytes more than were asked for", n);
+	report_first(&w->b, ERR_VERIFY, c->id, what);
+	fail(w, c, ERR_VERIFY);
+}
+
+static void
+too_long(struct worker *w, struct conn *c)
+{
+	if (atomic_exchange(&w->sh->verify_reported, 1) == 0)
+		log_warnx("verify: connection %llu: no terminator in the "
+		    "first %d bytes of the answer", (unsigned long long)c->id,
+		    REPLY_MAX);
+	fail(w, c, ERR_VERIFY);
+}
+
+/* --reply-until: how many of the n bytes at p belong to the answer (all,
+ * or up to and with the terminator). */
+static size_t
+until(const struct proto *pr, struct conn *c, const unsigned char *p,
+    size_t n)
+{
+	size_t i;
+	unsigned k = c->tm;
+
+	for (i = 0; i < n; i++) {
+		while (k > 0 && p[i] != pr->term[k])
+			k = pr->kmp[k - 1];
+		if (p[i] == pr->term[k])
+			k++;
+		if (k == pr->termlen) {
+			c->tm = k;
+			return i + 1;
+		}
+	}
+	c->tm = k;
+	return n;
 }
 
 /* Read and check what came.  0 when c lives on, 1 when it was closed
@@ -432,6 +497,10 @@ do_recv(struct worker *w, struct conn *c, bool *done)
 		    (size_t)allowed : SCRATCH;
 		n = recv(c->fd, w->buf, asked, 0);
 		if (n == 0) {
+			report_first(&w->b, ERR_EOF, c->id, c->tx_m > c->rx_m ?
+			    "the server closed the connection before the "
+			    "answer was complete" : "the server closed an "
+			    "idle connection");
 			fail(w, c, ERR_EOF);
 			return 1;
 		}
@@ -440,28 +509,39 @@ do_recv(struct worker *w, struct conn *c, bool *done)
 				continue;
 			if (errno == EAGAIN)
 				return 0;
-			fail(w, c, classify(errno));
+			fail_errno(w, c, errno, "recv");
 			return 1;
 		}
 		if (allowed == 0) {
-			if (atomic_exchange(&w->sh->verify_reported, 1) == 0)
-				log_warnx("verify: connection %llu: %zd bytes "
-				    "more than were asked for",
-				    (unsigned long long)c->id, n);
-			fail(w, c, ERR_VERIFY);
+			extra(w, c, (size_t)n);
 			return 1;
 		}
 		c->rx_total += (uint64_t)n;
-		c->deadline = w->now + w->cfg->io_timeout;
+		c->deadline = w->now + w->io_timeout;
 		if (measuring(w, w->now))
-			bump(&w->st.bytes_rx, (uint64_t)n);
+			bump(&w->b.st.bytes_rx, (uint64_t)n);
 		for (p = w->buf, len = (size_t)n; len > 0; p += take,
 		    len -= take) {
-			take = w->rx_len - c->rx_off;
+			if (w->until && c->tx_m == c->rx_m) {
+				/* Bytes after the answer, before a request. */
+				extra(w, c, len);
+				return 1;
+			}
+			take = c->rxl - c->rx_off;
 			if (take > len)
 				take = len;
-			if (w->cfg->verify) {
-				want = rx_msg(w, c, c->rx_m) + c->rx_off;
+			if (w->until) {
+				take = until(w->proto, c, p, take);
+				if (c->tm == w->proto->termlen)
+					c->rxl = c->rx_off + take;
+				else if (c->rx_off + take == REPLY_MAX) {
+					too_long(w, c);
+					return 1;
+				}
+			} else if (w->check) {
+				if (w->window > 1 && c->rx_off == 0)
+					c->rxp = pattern(w, c, c->rx_m);
+				want = c->rxp + c->rx_off;
 				if (memcmp(p, want, take) != 0) {
 					for (i = 0; p[i] == want[i]; i++)
 						;
@@ -472,7 +552,7 @@ do_recv(struct worker *w, struct conn *c, bool *done)
 				}
 			}
 			c->rx_off += take;
-			if (c->rx_off == w->rx_len) {
+			if (c->rx_off == c->rxl) {
 				if (t_end == 0)
 					t_end = now_ns();
 				*done = true;
@@ -496,29 +576,20 @@ start_connect(struct worker *w, struct conn *c)
 {
 	const struct config *cfg = w->cfg;
 	struct epoll_event ev;
-	int fd, one = 1;
+	int fd;
 
-	fd = socket(cfg->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-	    SOCK_CLOEXEC, 0);
-	if (fd == -1) {
-		fail(w, c, classify(errno));
+	if ((fd = open_socket(c->tgt, c->src, SOCK_STREAM)) == -1) {
+		fail_errno(w, c, errno, "connect");
 		return -1;
 	}
 	c->fd = fd;
-	/* Requests go as soon as they are written, whatever is unacked. */
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (const struct sockaddr *)&cfg->addr, cfg->addrlen)
-	    == -1 && errno != EINPROGRESS) {
-		fail(w, c, classify(errno));
-		return -1;
-	}
 	/* Per-request connections: edge-triggered both ways, no MOD later.
 	 * Persistent ones: level-triggered, EPOLLOUT only while needed. */
 	ev.events = w->persistent ? EPOLLOUT | EPOLLIN :
 	    EPOLLOUT | EPOLLIN | EPOLLET;
 	ev.data.ptr = c;
 	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
-		fail(w, c, classify(errno));
+		fail_errno(w, c, errno, "epoll_ctl");
 		return -1;
 	}
 	c->out_armed = true;
@@ -533,6 +604,22 @@ start_connect(struct worker *w, struct conn *c)
 	return 0;
 }
 
+/* An open-loop slot whose first connection came up late (a connection
+ * rate): its schedule starts now, not with a burst of what it missed. */
+static void
+sched_from(struct worker *w, struct conn *c, uint64_t t)
+{
+	double x = sched_count(t - w->sh->t0, w->interval, w->ramp) -
+	    c->phase;
+	uint64_t n = x > 0 ? (uint64_t)x + 1 : 0;
+
+	if (c->sched >= t)
+		return;
+	c->sched_n = n;
+	c->sched = w->sh->t0 + sched_time((double)n + c->phase, w->interval,
+	    w->ramp);
+}
+
 /* c is writable while connecting: did it work? */
 static int
 connected(struct worker *w, struct conn *c)
@@ -543,15 +630,18 @@ connected(struct worker *w, struct conn *c)
 	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
 		err = errno;
 	if (err != 0) {
-		fail(w, c, classify(err));
+		fail_errno(w, c, err, "connect");
 		return -1;
 	}
 	c->state = C_UP;
 	w->connecting--;
 	c->deadline = 0;
-	bump(&w->st.connects, 1);
-	if (w->persistent)
+	bump(&w->b.st.connects, 1);
+	if (w->persistent) {
 		set_out(w, c, false);
+		if (w->interval && w->cfg->connect_rate && c->opened == 1)
+			sched_from(w, c, w->now);
+	}
 	return 0;
 }
 
@@ -577,7 +667,9 @@ start_request(struct worker *w, struct conn *c)
 	c->tx_off = 0;
 	c->tx_part = true;
 	w->inflight++;
-	(void)start_connect(w, c);
+	/* The message after the connection's seed. */
+	if (start_connect(w, c) == 0)
+		msg_begin(w, c, 0);
 }
 
 static void
@@ -586,9 +678,11 @@ on_event(struct worker *w, struct conn *c, uint32_t ev)
 	bool done = false;
 
 	if (c->state == C_CONNECTING) {
-		if (connected(w, c) == 0)
-			(void)do_send(w, c);
-		return;
+		if (connected(w, c) == -1 || do_send(w, c) == -1)
+			return;
+		/* A server that speaks first (daytime) may have spoken
+		 * already: edge-triggered, that is said only now. */
+		ev &= ~(uint32_t)EPOLLOUT;
 	}
 	if (c->state != C_UP)
 		return;
@@ -625,28 +719,21 @@ sweep(struct worker *w)
 
 	for (i = 0; i < w->nconns; i++) {
 		c = &w->conns[i];
-		if (c->deadline != 0 && w->now >= c->deadline)
+		if (c->deadline != 0 && w->now >= c->deadline) {
+			report_first(&w->b, ERR_TIMEOUT, c->id,
+			    c->state == C_CONNECTING ? "no connection within "
+			    "--connect-timeout" : "no progress within "
+			    "--io-timeout");
 			fail(w, c, ERR_TIMEOUT);
+		}
 	}
 }
 
-/* Wait for events until `until` at the latest. */
 static int
 wait_events(struct worker *w, struct epoll_event *evs, uint64_t until)
 {
-	uint64_t d = until > w->now ? until - w->now : 0;
-	struct timespec ts;
-	int n;
-
-	if (w->have_pwait2) {
-		ts.tv_sec = (time_t)(d / 1000000000u);
-		ts.tv_nsec = (long)(d % 1000000000u);
-		n = epoll_pwait2(w->ep, evs, NEVENTS, &ts, NULL);
-		if (n != -1 || errno != ENOSYS)
-			return n;
-		w->have_pwait2 = false;
-	}
-	return epoll_wait(w->ep, evs, NEVENTS, (int)((d + 999999) / 1000000));
+	return epoll_until(w->ep, evs, NEVENTS, w->now, until,
+	    &w->have_pwait2);
 }
 
 static uint64_t
@@ -691,9 +778,36 @@ connect_all(struct worker *w)
 		}
 	}
 	/* Failed ones retry once the run starts, not during this phase. */
-	w->nheap = 0;
-	for (i = 0; i < w->nconns; i++)
-		w->conns[i].heap_i = -1;
+	while (w->heap.n > 0)
+		heap_remove(&w->heap, heap_top(&w->heap));
+}
+
+/* The first move of each slot once the clock runs. */
+static void
+kick_off(struct worker *w)
+{
+	const struct config *cfg = w->cfg;
+	struct shared *sh = w->sh;
+	uint64_t i;
+
+	for (i = 0; i < w->nconns; i++) {
+		struct conn *c = &w->conns[i];
+
+		/* Open loop: slots spread evenly over one interval. */
+		c->phase = (double)c->id / (double)cfg->conns;
+		c->sched = sh->t0 + (w->interval ? sched_time(c->phase,
+		    w->interval, w->ramp) : 0);
+		if (!w->persistent)
+			start_request(w, c);
+		else if (cfg->connect_rate)
+			/* Connection k opens at k / rate. */
+			wait_until(w, c, sh->t0 + (uint64_t)(1e9 *
+			    (double)c->id / (double)cfg->connect_rate));
+		else if (c->state == C_UP)
+			(void)do_send(w, c);
+		else if (c->state == C_IDLE)
+			wait_until(w, c, w->now + BACKOFF_MIN);
+	}
 }
 
 static void *
@@ -702,31 +816,20 @@ worker_main(void *arg)
 	struct worker *w = arg;
 	struct shared *sh = w->sh;
 	struct epoll_event evs[NEVENTS];
-	uint64_t i, next_sweep, until, period;
-	uint64_t one = 1;
+	struct hnode *top;
+	uint64_t next_sweep, until, period;
 	int n, k;
 
-	if (w->persistent)
+	if (w->persistent && !w->cfg->connect_rate)
 		connect_all(w);
 	pthread_barrier_wait(&sh->up);
 	pthread_barrier_wait(&sh->go);
+	w->measure_start = sh->measure_start;
 	w->now = now_ns();
+	iv_start(&w->b);
 	period = sweep_period(w->cfg);
 	next_sweep = w->now + period;
-	for (i = 0; i < w->nconns; i++) {
-		struct conn *c = &w->conns[i];
-
-		/* Open loop: slots spread evenly over one interval. */
-		c->sched = sh->t0 + (w->interval ? w->interval / w->cfg->conns *
-		    c->id : 0);
-		if (w->persistent) {
-			if (c->state == C_UP)
-				(void)do_send(w, c);
-			else if (c->state == C_IDLE)
-				wait_until(w, c, w->now + BACKOFF_MIN);
-		} else
-			start_request(w, c);
-	}
+	kick_off(w);
 	for (;;) {
 		if (atomic_load_explicit(&sh->stop, memory_order_relaxed))
 			break;
@@ -735,8 +838,10 @@ worker_main(void *arg)
 		if (w->now >= sh->end)
 			break;
 		until = next_sweep < sh->end ? next_sweep : sh->end;
-		if (w->nheap > 0 && w->heap[0]->wake < until)
-			until = w->heap[0]->wake;
+		if (w->b.iv_next < until)
+			until = w->b.iv_next;
+		if ((top = heap_top(&w->heap)) != NULL && top->wake < until)
+			until = top->wake;
 		n = wait_events(w, evs, until);
 		if (n == -1 && errno != EINTR) {
 			log_warn("epoll_wait");
@@ -745,110 +850,27 @@ worker_main(void *arg)
 		w->now = now_ns();
 		for (k = 0; k < n; k++)
 			on_event(w, evs[k].data.ptr, evs[k].events);
-		while (w->nheap > 0 && w->heap[0]->wake <= w->now) {
-			struct conn *c = w->heap[0];
-
-			heap_remove(w, c);
-			on_wake(w, c);
+		while ((top = heap_top(&w->heap)) != NULL &&
+		    top->wake <= w->now) {
+			heap_remove(&w->heap, top);
+			on_wake(w, (struct conn *)top);
 		}
 		if (w->now >= next_sweep) {
 			sweep(w);
 			next_sweep = w->now + period;
 		}
+		iv_check(&w->b, w->now);
 	}
-	w->finished = now_ns();
-	if (w->finished > sh->end)
-		w->finished = sh->end;
-	if (write(w->notify_fd, &one, sizeof(one)) == -1)
-		log_warn("worker %u: notify", w->id);
+	worker_done(&w->b, now_ns());
 	return NULL;
 }
 
-struct worker *
-worker_new(struct shared *sh, unsigned id, uint64_t first, uint64_t nconns,
-    int notify_fd)
+static void
+tcp_worker_free(struct wbase *b)
 {
-	const struct config *cfg = sh->cfg;
-	struct worker *w;
+	struct worker *w = (struct worker *)b;
 	uint64_t i;
 
-	if ((w = calloc(1, sizeof(*w))) == NULL)
-		return NULL;
-	w->sh = sh;
-	w->cfg = cfg;
-	w->id = id;
-	w->notify_fd = notify_fd;
-	w->nconns = w->live = nconns;
-	w->persistent = cfg->mode == MODE_PINGPONG || cfg->mode == MODE_STREAM;
-	w->have_pwait2 = true;
-	w->tx_len = cfg->mode == MODE_NBYTES ? sh->nbreq_len : cfg->size;
-	w->rx_len = cfg->size;
-	if (cfg->rate)
-		w->interval = (uint64_t)(1e9 * (double)cfg->conns /
-		    (double)cfg->rate);
-	hist_init(&w->lat);
-	w->conns = calloc(nconns, sizeof(*w->conns));
-	w->tsbuf = calloc(nconns * cfg->window, sizeof(*w->tsbuf));
-	w->heap = calloc(nconns, sizeof(*w->heap));
-	w->ep = epoll_create1(EPOLL_CLOEXEC);
-	if (w->conns == NULL || w->tsbuf == NULL || w->heap == NULL ||
-	    w->ep == -1) {
-		worker_free(w);
-		return NULL;
-	}
-	for (i = 0; i < nconns; i++) {
-		w->conns[i].fd = -1;
-		w->conns[i].heap_i = -1;
-		w->conns[i].id = first + i;
-		w->conns[i].quota = cfg->per_worker;
-		w->conns[i].ts = w->tsbuf + i * cfg->window;
-	}
-	return w;
-}
-
-int
-worker_start(struct worker *w)
-{
-	int e = pthread_create(&w->tid, NULL, worker_main, w);
-
-	if (e != 0) {
-		errno = e;
-		return -1;
-	}
-	return 0;
-}
-
-void
-worker_join(struct worker *w)
-{
-	pthread_join(w->tid, NULL);
-}
-
-const struct wstats *
-worker_stats(const struct worker *w)
-{
-	return &w->st;
-}
-
-const struct hist *
-worker_hist(const struct worker *w)
-{
-	return &w->lat;
-}
-
-uint64_t
-worker_finished(const struct worker *w)
-{
-	return w->finished;
-}
-
-void
-worker_free(struct worker *w)
-{
-	uint64_t i;
-
-	if (w == NULL)
-		return;
 	if (w->conns != NULL)
 		for (i = 0; i < w->nconns; i++)
 			close_fd(w, &w->conns[i], w->cfg->close_reset);
@@ -856,6 +878,78 @@ worker_free(struct worker *w)
 		close(w->ep);
 	free(w->conns);
 	free(w->tsbuf);
-	free(w->heap);
+	free(w->protobuf);
+	heap_free(&w->heap);
 	free(w);
+}
+
+struct wbase *
+tcp_worker_new(struct shared *sh, unsigned id, uint64_t first,
+    uint64_t nconns, int notify_fd)
+{
+	const struct config *cfg = sh->cfg;
+	const struct proto *p = cfg->proto;
+	struct worker *w;
+	size_t per = 0;
+	uint64_t i;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return NULL;
+	wbase_init(&w->b, sh, id, notify_fd);
+	w->b.main = worker_main;
+	w->b.free = tcp_worker_free;
+	w->sh = sh;
+	w->cfg = cfg;
+	w->proto = p;
+	w->nconns = w->live = nconns;
+	w->persistent = cfg->mode == MODE_PINGPONG || cfg->mode == MODE_STREAM;
+	w->have_pwait2 = true;
+	w->tx_len = cfg->mode == MODE_NBYTES ? sh->nbreq_len : cfg->size;
+	w->rx_len = cfg->size;
+	w->window = cfg->window;
+	w->wmask = cfg->window - 1;
+	w->nbytes = cfg->mode == MODE_NBYTES;
+	w->io_timeout = cfg->io_timeout;
+	w->measure_start = UINT64_MAX;
+	w->until = p != NULL && p->rule == REPLY_UNTIL;
+	w->check = cfg->verify && (p == NULL || p->rule != REPLY_BYTES);
+	if (cfg->rate)
+		w->interval = (uint64_t)(1e9 * (double)cfg->conns /
+		    (double)cfg->rate);
+	w->ramp = cfg->ramp;
+	w->conns = calloc(nconns, sizeof(*w->conns));
+	w->tsbuf = calloc(nconns * cfg->window, sizeof(*w->tsbuf));
+	w->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (p != NULL) {
+		per = (p->req.fixed ? 0 : p->req.maxlen) + (p->rule ==
+		    REPLY_EXACT && !p->expect.fixed ? p->expect.maxlen : 0);
+		if (per)
+			w->protobuf = calloc(nconns, per);
+	}
+	if (w->conns == NULL || w->tsbuf == NULL || w->ep == -1 ||
+	    heap_init(&w->heap, nconns) == -1 || (per && !w->protobuf)) {
+		tcp_worker_free(&w->b);
+		return NULL;
+	}
+	for (i = 0; i < nconns; i++) {
+		struct conn *c = &w->conns[i];
+
+		c->fd = -1;
+		c->hn.heap_i = -1;
+		c->id = first + i;
+		c->quota = cfg->per_worker;
+		c->tgt = target_for(cfg, c->id);
+		c->src = source_for(cfg, c->id);
+		c->ts = w->tsbuf + i * cfg->window;
+		c->txl = w->tx_len;
+		c->rxl = w->rx_len;
+		if (p == NULL)
+			continue;
+		c->txbuf = w->protobuf + i * per;
+		c->rxbuf = c->txbuf + (p->req.fixed ? 0 : p->req.maxlen);
+		c->txp = p->req.fixed ? p->req.text : c->txbuf;
+		c->rxp = p->rule == REPLY_ECHO ? c->txp : p->expect.fixed ?
+		    p->expect.text : c->rxbuf;
+	}
+	return &w->b;
 }

@@ -2,7 +2,7 @@
  * bench_testsrv: a small, fast, single-threaded epoll server for testing
  * concurbench without concurd.
  *
- *	bench_testsrv [-m echo|nbytes|silent|close] [-f K] [-p PORT]
+ *	bench_testsrv [-m echo|nbytes|silent|close] [-f K] [-S MS] [-p PORT]
  *
  * echo	sends back what it reads (the default);
  * nbytes	answers each line "N\n" with N bytes of nbytes_pattern();
@@ -10,6 +10,8 @@
  * close	accepts and closes at once.
  * -f K flips one byte in every K it sends (echo and nbytes): the corrupting
  * server that verification must catch.
+ * -S MS stalls after MS milliseconds: from then on it holds every
+ * connection and answers nothing (the server whose rate falls to zero).
  *
  * It listens on 127.0.0.1 (port 0 unless -p) and says "listening on
  * 127.0.0.1 port N" on stderr.  It runs until killed.
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -249,10 +252,12 @@ main(int argc, char **argv)
 	struct epoll_event evs[256], ev;
 	struct rlimit rl;
 	const char *port = "0";
+	uint64_t stall = 0, t0 = 0;
+	struct timespec ts;
 	int lfd, n, i, ch;
 	size_t k;
 
-	while ((ch = getopt(argc, argv, "m:f:p:")) != -1) {
+	while ((ch = getopt(argc, argv, "m:f:p:S:")) != -1) {
 		switch (ch) {
 		case 'm':
 			if (strcmp(optarg, "echo") == 0)
@@ -277,9 +282,15 @@ main(int argc, char **argv)
 		case 'p':
 			port = optarg;
 			break;
+		case 'S':
+			if (parse_uint(optarg, 1, 3600000, &stall) == -1) {
+				fprintf(stderr, "bench_testsrv: bad -S\n");
+				return 64;
+			}
+			break;
 		default:
 			fprintf(stderr, "usage: bench_testsrv [-m echo|nbytes|"
-			    "silent|close] [-f K] [-p PORT]\n");
+			    "silent|close] [-f K] [-S MS] [-p PORT]\n");
 			return 64;
 		}
 	}
@@ -308,8 +319,20 @@ main(int argc, char **argv)
 	}
 	fprintf(stderr, "bench_testsrv: listening on 127.0.0.1 port %d\n",
 	    net_local_port(lfd));
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	t0 = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 	for (;;) {
-		n = epoll_wait(ep, evs, 256, -1);
+		if (stall) {
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			if ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec /
+			    1000000 >= t0 + stall) {
+				/* Hold everything, answer nothing, until
+				 * killed. */
+				for (;;)
+					pause();
+			}
+		}
+		n = epoll_wait(ep, evs, 256, stall ? 10 : -1);
 		if (n == -1 && errno != EINTR) {
 			perror("bench_testsrv: epoll_wait");
 			return 71;
