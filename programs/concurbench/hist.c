@@ -177,11 +177,14 @@ shist_free(struct shist *s)
  * the level, the count up to there and 1/(1 - level); a last row at 100%;
  * then the mean, standard deviation, maximum, count and the layout.
  */
+#define HGRM_ROWS_MAX	2000	/* levels to 1 - 10^-16: under 300 rows */
+
 void
 hist_hgrm(const struct hist *h, FILE *f)
 {
 	const double ms = 1e6, ticks = 5;
-	double level = 0, pct, mean, var = 0, d, mid;
+	double level = 0, pct, mean, var = 0, d, mid, step;
+	int rows = 0;
 	uint64_t cum = 0, v;
 	size_t i;
 
@@ -200,14 +203,19 @@ hist_hgrm(const struct hist *h, FILE *f)
 			    100.0));
 			/* The next level: 2^(floor(log2(100/(100-l)))+1)
 			 * half-distance steps of `ticks` each. */
-			level += 100.0 / (ticks * pow(2, floor(log2(100.0 /
+			step = 100.0 / (ticks * pow(2, floor(log2(100.0 /
 			    (100.0 - level))) + 1));
 			/* At the last value, one row; then the 100% row.
-			 * (The levels only approach 100%.) */
-			if (cum == h->count)
+			 * (The levels only approach 100%: once a step no
+			 * longer moves the level, or the rows would pass
+			 * what HdrHistogram ever prints, that is the end,
+			 * whatever the counts say.) */
+			if (cum >= h->count || level + step <= level ||
+			    ++rows > HGRM_ROWS_MAX)
 				break;
+			level += step;
 		}
-		if (cum == h->count)
+		if (cum >= h->count || rows > HGRM_ROWS_MAX)
 			break;
 	}
 	if (h->count)
