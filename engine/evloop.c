@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -80,19 +81,66 @@ stop_listening(struct evloop *l)
 	}
 }
 
+/* The main thread asks for 1/k of our connections for a new loop. */
 static void
-dispatch(struct evloop *l, const struct ev_fired *f)
+give_away(struct evloop *l)
 {
-	struct rconn *c;
+	int k = atomic_exchange(&l->give_k, 0), n, moved = 0, fd;
+	struct evloop *to = atomic_load(&l->give_to);
+	struct rconn *c, *list = NULL;
 
-	if (f->fd == l->acc.lfd) {
-		if (l->listening)
-			on_listener(l);
-	} else if (f->fd == l->base.wakefd) {
-		loop_woken(&l->base);	/* the loop condition decides */
-	} else if ((c = l->conns[f->fd]) != NULL) {
-		rd_conn_event(l, c, f->mask);
+	if (k <= 0 || to == NULL || server_stopping())
+		return;
+	n = l->nconns / k;
+	for (fd = 0; fd < l->maxfds && moved < n; fd++) {
+		if ((c = l->conns[fd]) == NULL)
+			continue;
+		rd_conn_detach(l, c);
+		c->next = list;
+		list = c;
+		moved++;
 	}
+	if (list == NULL)
+		return;
+	pthread_mutex_lock(&to->inbox_mu);
+	for (c = list; c->next != NULL; c = c->next)
+		;
+	c->next = to->inbox;
+	to->inbox = list;
+	atomic_store(&to->has_inbox, true);
+	pthread_mutex_unlock(&to->inbox_mu);
+	if (eventfd_write(to->base.wakefd, 1) == -1)
+		log_warn("%s: wake loop %d", l->be->name, to->base.id);
+	log_verbose("%s: loop %d: %d connections moved to loop %d",
+	    l->be->name, l->base.id, moved, to->base.id);
+}
+
+/* Connections another loop gave us. */
+static void
+take_inbox(struct evloop *l)
+{
+	struct rconn *c, *next;
+
+	pthread_mutex_lock(&l->inbox_mu);
+	c = l->inbox;
+	l->inbox = NULL;
+	atomic_store(&l->has_inbox, false);
+	pthread_mutex_unlock(&l->inbox_mu);
+	for (; c != NULL; c = next) {
+		next = c->next;
+		(void)rd_conn_attach(l, c);
+	}
+}
+
+static void
+ev_rebalance(struct loop_base *from, struct loop_base *to, int k)
+{
+	struct evloop *f = (struct evloop *)from;
+
+	atomic_store(&f->give_to, (struct evloop *)to);
+	atomic_store(&f->give_k, k);
+	if (eventfd_write(from->wakefd, 1) == -1)
+		log_warn("%s: wake loop %d", f->be->name, from->id);
 }
 
 static void
@@ -100,7 +148,7 @@ ev_run(struct loop_base *lb)
 {
 	struct evloop *l = (struct evloop *)lb;
 	struct ev_fired fired[MAX_EVENTS];
-	int i, n;
+	int i, n, got;
 
 	while (!server_closing()) {
 		/* The clock matters only for a paused listener or idle
@@ -126,9 +174,17 @@ ev_run(struct loop_base *lb)
 		}
 		if (lb->srv->idle_ms > 0)
 			l->now_us = now_us();	/* the activity stamps */
-		for (i = 0; i < n; i++)
-			dispatch(l, &fired[i]);
+		got = rd_dispatch(l, fired, n);
+		if (got & RD_WOKEN)
+			loop_woken(lb);		/* the loop condition decides */
+		if ((got & RD_LISTENER) && l->listening)
+			on_listener(l);
+		if (atomic_load_explicit(&l->give_k, memory_order_relaxed))
+			give_away(l);
+		if (atomic_load_explicit(&l->has_inbox, memory_order_relaxed))
+			take_inbox(l);
 	}
+	take_inbox(l);		/* given as the loop ended: closed with it */
 	for (i = 0; i < l->maxfds; i++)
 		if (l->conns[i] != NULL)
 			rd_conn_free(l, l->conns[i]);
@@ -169,6 +225,8 @@ ev_setup(struct loop_base *lb)
 	int lfd;
 
 	l->be = lb->lc->arg;
+	if ((errno = pthread_mutex_init(&l->inbox_mu, NULL)) != 0)
+		return -errno;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
 		return -errno;
 	l->maxfds = rl.rlim_cur > 1 << 20 ? 1 << 20 : (int)rl.rlim_cur;
@@ -192,6 +250,7 @@ ev_teardown(struct loop_base *lb)
 	if (l->bs != NULL)
 		l->be->destroy(l->bs);
 	free(l->conns);
+	pthread_mutex_destroy(&l->inbox_mu);
 }
 
 int
@@ -204,6 +263,7 @@ evloop_run(struct server *srv, const struct ev_backend *be)
 		.setup = ev_setup,
 		.run = ev_run,
 		.teardown = ev_teardown,
+		.rebalance = ev_rebalance,
 	};
 
 	if (fd_set_nonblock(srv->lfd, true) == -1)

@@ -144,8 +144,10 @@ on_accept(struct uloop *lp, int res, unsigned flags)
 	if (res >= 0) {
 		accept_taken(lp->base.srv, res);
 		(void)uc_new(lp, res);
-	} else if (res == -ECANCELED || server_stopping()) {
+	} else if (server_stopping()) {
 		return;		/* the listener was shut: stop accepting */
+	} else if (res == -ECANCELED) {
+		;		/* a back-off, or a switch to single accepts */
 	} else if (res == -EINVAL && lp->accept_multishot) {
 		log_debug("uring: no multishot accept");
 		lp->accept_multishot = false;
@@ -244,6 +246,15 @@ on_wake(struct uloop *lp)
 {
 	lp->wake_armed = false;
 	loop_woken(&lp->base);
+	if (atomic_load(&lp->single_accept) && lp->accept_multishot) {
+		/* Another ring started: a multishot accept here would keep
+		 * taking every new connection (the kernel wakes the first
+		 * waiter), so this ring takes one per request, as the new
+		 * one does, and idle rings get new connections. */
+		lp->accept_multishot = false;
+		if (lp->accept_armed && !lp->poll_accept)
+			uring_cancel(lp, OP_ACCEPT);
+	}
 	if (server_closing()) {
 		if (!lp->stopping)
 			begin_stop(lp);
@@ -434,6 +445,20 @@ uring_teardown(struct loop_base *lb)
 		bufs_free(&lp->b);
 }
 
+/* An elastic ring just started: open connections stay where they are
+ * (their requests are in this ring), new ones spread. */
+static void
+uring_rebalance(struct loop_base *from, struct loop_base *to, int k)
+{
+	struct uloop *lp = (struct uloop *)from;
+
+	(void)to;
+	(void)k;
+	atomic_store(&lp->single_accept, true);
+	if (eventfd_write(from->wakefd, 1) == -1)
+		log_warn("uring: wake loop %d", from->id);
+}
+
 static int
 uring_run(struct server *srv)
 {
@@ -443,6 +468,7 @@ uring_run(struct server *srv)
 		.setup = uring_setup,
 		.run = uring_loop,
 		.teardown = uring_teardown,
+		.rebalance = uring_rebalance,
 	};
 
 	if (srv->max_conns > 0 && fd_set_nonblock(srv->lfd, true) == -1)

@@ -58,10 +58,13 @@ send_out(struct bconn *b, struct svc_out *o)
 			return -1;
 		}
 		b->sent += (uint64_t)w;
+		if (n == 1 && (size_t)w == iov[0].iov_len)
+			break;		/* the common case: all taken */
 		n = iov_consume(iov, n, (size_t)w);
 	}
 	o->n = 0;
-	while (svc_file_send(b->fd, &o->file, b->m.id, &b->sent) == -1)
+	while (o->file.len > 0 &&
+	    svc_file_send(b->fd, &o->file, b->m.id, &b->sent) == -1)
 		if (errno != EINTR || server_closing())
 			return -1;
 	return 0;

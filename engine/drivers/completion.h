@@ -11,6 +11,7 @@
 
 #include <liburing.h>
 #include <stdalign.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -66,6 +67,8 @@ struct uloop {
 
 	/* what this kernel has */
 	bool recv_multishot, recv_poll_first, accept_multishot;
+	atomic_bool single_accept;	/* the main thread: another ring
+					 * started, accept one at a time */
 	/* the loop's own requests: models/uring.c */
 	bool accept_armed, backoff_armed, wake_armed, tick_armed;
 	bool stopping;		/* closing: every connection is ended */

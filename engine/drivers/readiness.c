@@ -87,6 +87,37 @@ rd_conn_free(struct evloop *l, struct rconn *c)
 }
 
 void
+rd_conn_detach(struct evloop *l, struct rconn *c)
+{
+	if (l->be->del(l->bs, c->fd, c->mask) == -1 && errno != EBADF)
+		log_warn("%s: del fd %d", l->be->name, c->fd);
+	if (l->base.srv->idle_ms > 0)
+		idle_unlink(l, c);
+	l->conns[c->fd] = NULL;
+	l->nconns--;
+	c->next = NULL;
+}
+
+int
+rd_conn_attach(struct evloop *l, struct rconn *c)
+{
+	l->conns[c->fd] = c;
+	l->nconns++;
+	c->prev = c->next = NULL;
+	if (l->be->add(l->bs, c->fd, c->mask) == -1) {
+		log_warn("%s: add fd %d", l->be->name, c->fd);
+		c->status = SVC_ABORT;
+		c->err = errno ? errno : -1;
+		c->mask = 0;
+		rd_conn_free(l, c);
+		return -1;
+	}
+	l->now_us = now_us();
+	idle_touch(l, c);
+	return 0;
+}
+
+void
 rd_expire_idle(struct evloop *l)
 {
 	uint64_t idle = (uint64_t)l->base.srv->idle_ms * 1000;
@@ -144,14 +175,16 @@ static int
 send_out(struct rconn *c, struct svc_out *o)
 {
 	struct msghdr mh = { .msg_iov = o->iov, .msg_iovlen = (size_t)o->n };
-	size_t left;
+	size_t left, total = o->n == 1 ? o->iov[0].iov_len : svc_out_len(o);
 	ssize_t w;
 	int i;
 
-	c->file = o->file;
-	o->file.len = 0;
-	if (o->n == 0)
-		return send_file(c);
+	if (o->file.len > 0) {
+		c->file = o->file;
+		o->file.len = 0;
+		if (o->n == 0)
+			return send_file(c);
+	}
 	/* send() when there is one slice (echo): the kernel then has no
 	 * msghdr and iovec array to copy in. */
 	do
@@ -165,9 +198,12 @@ send_out(struct rconn *c, struct svc_out *o)
 		w = 0;
 	}
 	c->out += (uint64_t)w;
-	o->n = iov_consume(o->iov, o->n, (size_t)w);
+	if ((size_t)w == total)		/* the common case: all taken */
+		o->n = 0;
+	else
+		o->n = iov_consume(o->iov, o->n, (size_t)w);
 	if (o->n == 0)
-		return send_file(c);
+		return c->file.len > 0 ? send_file(c) : 0;
 	left = svc_out_len(o);
 	if ((c->pend = malloc(left)) == NULL)
 		return -1;
@@ -227,10 +263,11 @@ static int
 on_readable(struct evloop *l, struct rconn *c)
 {
 	const struct service *svc = l->base.srv->svc;
-	struct svc_out o = { .n = 0 };
+	struct svc_out o;
 	ssize_t n;
 	int r;
 
+	svc_out_init(&o);
 	do
 		n = recv(c->fd, l->buf, sizeof(l->buf), MSG_DONTWAIT);
 	while (n == -1 && errno == EINTR);
@@ -263,9 +300,10 @@ on_readable(struct evloop *l, struct rconn *c)
 static int
 on_writable(struct evloop *l, struct rconn *c)
 {
-	struct svc_out o = { .n = 0 };
+	struct svc_out o;
 	ssize_t w;
 
+	svc_out_init(&o);
 	if (c->pend != NULL) {
 		do
 			w = send(c->fd, c->pend + c->pend_off,
@@ -285,18 +323,20 @@ on_writable(struct evloop *l, struct rconn *c)
 		free(c->pend);
 		c->pend = NULL;
 	}
-	if (send_file(c) == -1) {
-		c->status = SVC_ABORT;
-		c->err = errno ? errno : -1;
-		return -1;
+	if (c->file.len > 0) {
+		if (send_file(c) == -1) {
+			c->status = SVC_ABORT;
+			c->err = errno ? errno : -1;
+			return -1;
+		}
+		if (c->file.len > 0)
+			return 0;
 	}
-	if (c->file.len > 0)
-		return 0;
 	return advance(l, c, &o, c->status == SVC_DONE ? SVC_DONE : SVC_OK);
 }
 
-void
-rd_conn_event(struct evloop *l, struct rconn *c, int mask)
+static void
+conn_event(struct evloop *l, struct rconn *c, int mask)
 {
 	idle_touch(l, c);
 	if ((mask & EV_WRITE) && (c->mask & EV_WRITE) &&
@@ -308,16 +348,34 @@ rd_conn_event(struct evloop *l, struct rconn *c, int mask)
 		rd_conn_free(l, c);
 }
 
+int
+rd_dispatch(struct evloop *l, const struct ev_fired *f, int n)
+{
+	int i, got = 0;
+	struct rconn *c;
+
+	for (i = 0; i < n; i++) {
+		if (f[i].fd == l->acc.lfd)
+			got |= RD_LISTENER;
+		else if (f[i].fd == l->base.wakefd)
+			got |= RD_WOKEN;
+		else if ((c = l->conns[f[i].fd]) != NULL)
+			conn_event(l, c, f[i].mask);
+	}
+	return got;
+}
+
 bool
 rd_conn_new(void *loop, int fd)
 {
 	struct evloop *l = loop;
 	struct server *srv = l->base.srv;
 	const struct service *svc = srv->svc;
-	struct svc_out o = { .n = 0 };
+	struct svc_out o;
 	struct rconn *c;
 	int r;
 
+	svc_out_init(&o);
 	if (fd >= l->maxfds || (l->be->fd_limit && fd >= l->be->fd_limit)) {
 		/* select() cannot watch descriptors past FD_SETSIZE. */
 		if (server_overload_begin(OVERLOAD_ACCEPT, l->be->name))

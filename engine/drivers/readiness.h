@@ -9,7 +9,9 @@
 #include <stdalign.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#include <pthread.h>
 
 #include "accept.h"
 #include "admit.h"
@@ -46,15 +48,30 @@ struct evloop {
 	uint64_t now_us;	/* time of this wake-up */
 	struct rconn *oldest, *newest;	/* idle list */
 	int nconns;
+	/* Moving connections between loops (an elastic loop just started):
+	 * the main thread sets give_to, then give_k (give 1/k of them); the
+	 * receiving loop takes them from its inbox. */
+	struct evloop *_Atomic give_to;
+	_Atomic int give_k;
+	pthread_mutex_t inbox_mu;
+	struct rconn *inbox;		/* under inbox_mu */
+	atomic_bool has_inbox;
 	char buf[SVC_RECV_MAX];
 };
 
 /* Take a new connection (accept_burst's taker; always true). */
 bool rd_conn_new(void *loop, int fd);
-/* The backend reported mask for c. */
-void rd_conn_event(struct evloop *l, struct rconn *c, int mask);
+/* What the backend reported: the connections' events are handled, the
+ * loop's own descriptors said (RD_LISTENER, RD_WOKEN). */
+#define RD_LISTENER	0x1
+#define RD_WOKEN	0x2
+int rd_dispatch(struct evloop *l, const struct ev_fired *f, int n);
 /* Close c now (expired, or the loop ends). */
 void rd_conn_free(struct evloop *l, struct rconn *c);
+/* Take c out of this loop (it stays open), or put it into this one:
+ * -1 if the backend refused it (c is then closed). */
+void rd_conn_detach(struct evloop *l, struct rconn *c);
+int rd_conn_attach(struct evloop *l, struct rconn *c);
 /* --idle-timeout: close who expired; when the oldest will (UINT64_MAX:
  * nobody). */
 void rd_expire_idle(struct evloop *l);

@@ -27,6 +27,7 @@
 #include "drivers/blocking.h"
 #include "io.h"
 #include "log.h"
+#include "loops.h"
 #include "net.h"
 #include "parse.h"
 #include "server.h"
@@ -50,7 +51,11 @@ usage(FILE *f)
 "  -p, --port PORT         port number or service name; 0 = any free port\n"
 "                          (default: the service's well-known port)\n"
 "  -w, --workers N         pool size / event loops (default: per model)\n"
-"      --max-workers N     pools grow up to N workers (default 256)\n"
+"      --max-workers N     pools grow up to N workers (default 256); event\n"
+"                          loops without -w grow up to N (default: 1/CPU)\n"
+"      --loop-busy PCT     event loops without -w: another loop when every\n"
+"                          loop is busy PCT%% of its time and a CPU is free\n"
+"                          (default 85)\n"
 "      --backlog N         listen backlog (default %d)\n"
 "      --reuseport         event loops: a SO_REUSEPORT listener per loop\n"
 "                          instead of one shared listener\n"
@@ -386,7 +391,7 @@ struct cmdline {
 
 enum { O_MAXW = 256, O_BACKLOG, O_MAXCONNS, O_PERIP, O_IDLE, O_ALLOW,
     O_DENY, O_GRACE, O_INETD, O_USER, O_GROUP, O_DAEMON, O_PIDFILE,
-    O_SYSLOG, O_LOGFILE, O_STATS, O_REUSEPORT, O_SERVICE = 512 };
+    O_SYSLOG, O_LOGFILE, O_STATS, O_REUSEPORT, O_LOOPBUSY, O_SERVICE = 512 };
 
 static const struct option base_opts[] = {
 	{ "model", required_argument, NULL, 'm' },
@@ -395,6 +400,7 @@ static const struct option base_opts[] = {
 	{ "port", required_argument, NULL, 'p' },
 	{ "workers", required_argument, NULL, 'w' },
 	{ "max-workers", required_argument, NULL, O_MAXW },
+	{ "loop-busy", required_argument, NULL, O_LOOPBUSY },
 	{ "backlog", required_argument, NULL, O_BACKLOG },
 	{ "reuseport", no_argument, NULL, O_REUSEPORT },
 	{ "udp", no_argument, NULL, 'u' },
@@ -466,6 +472,8 @@ parse(int argc, char **argv, struct cmdline *cl, struct server *srv)
 		case O_MAXW: srv->max_workers = num("--max-workers", optarg, 1,
 			      MAX_WORKER_SLOTS); break;
 		case O_BACKLOG: cl->backlog = num("--backlog", optarg, 1, 65535);
+			break;
+		case O_LOOPBUSY: loops_set_busy(num("--loop-busy", optarg, 1, 100));
 			break;
 		case O_REUSEPORT: srv->reuseport = true; break;
 		case 'u': srv->socktype = SOCK_DGRAM; break;
