@@ -96,6 +96,8 @@ struct server {
 	bool nodelay_inherited;	/* TCP_NODELAY set on the listener: Linux
 				 * copies it to every accepted socket */
 	int backlog;
+	int defer_accept;	/* --defer-accept: seconds (TCP_DEFER_ACCEPT):
+				 * a connection is accepted with data */
 };
 
 #define MODEL_POOL	0x1	/* a pool that grows and shrinks (UNP's pre-) */

@@ -412,5 +412,8 @@ rd_conn_new(void *loop, int fd)
 	r = svc->start(c->st, &c->sc, &o);
 	if (advance(l, c, &o, r) == -1)
 		rd_conn_free(l, c);
+	else if (srv->defer_accept > 0 && (c->mask & EV_READ) &&
+	    on_readable(l, c) == -1)
+		rd_conn_free(l, c);	/* accepted with data: read it now */
 	return true;
 }

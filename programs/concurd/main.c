@@ -10,6 +10,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
@@ -57,6 +59,9 @@ usage(FILE *f)
 "                          loop is busy PCT%% of its time and a CPU is free\n"
 "                          (default 85)\n"
 "      --backlog N         listen backlog (default %d)\n"
+"      --defer-accept SEC  accept a connection when its first data comes\n"
+"                          (TCP_DEFER_ACCEPT; a silent one is dropped\n"
+"                          after SEC and the kernel's retries)\n"
 "      --reuseport         event loops: a SO_REUSEPORT listener per loop\n"
 "                          instead of one shared listener\n"
 "  -u, --udp               serve the service over UDP (iteratively)\n"
@@ -391,7 +396,8 @@ struct cmdline {
 
 enum { O_MAXW = 256, O_BACKLOG, O_MAXCONNS, O_PERIP, O_IDLE, O_ALLOW,
     O_DENY, O_GRACE, O_INETD, O_USER, O_GROUP, O_DAEMON, O_PIDFILE,
-    O_SYSLOG, O_LOGFILE, O_STATS, O_REUSEPORT, O_LOOPBUSY, O_SERVICE = 512 };
+    O_SYSLOG, O_LOGFILE, O_STATS, O_REUSEPORT, O_LOOPBUSY, O_DEFER,
+    O_SERVICE = 512 };
 
 static const struct option base_opts[] = {
 	{ "model", required_argument, NULL, 'm' },
@@ -401,6 +407,7 @@ static const struct option base_opts[] = {
 	{ "workers", required_argument, NULL, 'w' },
 	{ "max-workers", required_argument, NULL, O_MAXW },
 	{ "loop-busy", required_argument, NULL, O_LOOPBUSY },
+	{ "defer-accept", required_argument, NULL, O_DEFER },
 	{ "backlog", required_argument, NULL, O_BACKLOG },
 	{ "reuseport", no_argument, NULL, O_REUSEPORT },
 	{ "udp", no_argument, NULL, 'u' },
@@ -475,6 +482,8 @@ parse(int argc, char **argv, struct cmdline *cl, struct server *srv)
 			break;
 		case O_LOOPBUSY: loops_set_busy(num("--loop-busy", optarg, 1, 100));
 			break;
+		case O_DEFER: srv->defer_accept = num("--defer-accept", optarg, 1,
+			      3600); break;
 		case O_REUSEPORT: srv->reuseport = true; break;
 		case 'u': srv->socktype = SOCK_DGRAM; break;
 		case O_MAXCONNS: srv->max_conns = num("--max-conns", optarg, 1,
@@ -623,6 +632,9 @@ open_listener(struct cmdline *cl, struct server *srv, char *addr, size_t len)
 	}
 	if ((e = net_local_addr(srv->lfd, addr, len, &lport)) < 0)
 		fatalx(EX_OSERR, "getsockname: %s", net_strerror(e));
+	if (srv->defer_accept > 0 && setsockopt(srv->lfd, IPPROTO_TCP,
+	    TCP_DEFER_ACCEPT, &srv->defer_accept, sizeof(int)) == -1)
+		fatal(EX_OSERR, "--defer-accept: setsockopt");
 	/* Set once here, TCP_NODELAY is copied to every accepted socket:
 	 * one setsockopt per server instead of one per connection. */
 	srv->nodelay_inherited = srv->socktype == SOCK_STREAM &&
