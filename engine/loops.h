@@ -17,8 +17,9 @@
  * per CPU (or --max-workers).  An extra loop is a wake-up and a context
  * switch per burst, and on a machine whose other CPU runs the clients it
  * only competes with them; on a bigger one the load gets every CPU it
- * needs.  A class that can move connections (rebalance) gives the new loop
- * its share of the open ones; new connections go to whichever loop is
+ * needs.  Each loop hands the new one its share of the open connections
+ * (rebalance: the readiness loops at once, io_uring rings once nothing of
+ * a connection is in flight), and new connections go to whichever loop is
  * idle (the listener wakes one waiting loop).
  *
  * A loop watches its wakefd; when it is readable, loop_woken() empties it

@@ -255,6 +255,10 @@ on_wake(struct uloop *lp)
 		if (lp->accept_armed && !lp->poll_accept)
 			uring_cancel(lp, OP_ACCEPT);
 	}
+	if (atomic_load_explicit(&lp->give_k, memory_order_relaxed))
+		uc_give_away(lp);
+	if (atomic_load_explicit(&lp->has_inbox, memory_order_relaxed))
+		uc_take_inbox(lp, true);
 	if (server_closing()) {
 		if (!lp->stopping)
 			begin_stop(lp);
@@ -404,6 +408,8 @@ uring_setup(struct loop_base *lb)
 
 	lp->svc = lb->srv->svc;
 	acceptor_init(&lp->acc, lb->srv, lb->srv->lfd, 0);
+	if ((errno = pthread_mutex_init(&lp->inbox_mu, NULL)) != 0)
+		return -errno;
 	for (i = 0; i < sizeof(tries) / sizeof(tries[0]); i++) {
 		memset(&p, 0, sizeof(p));
 		p.flags = tries[i] | IORING_SETUP_CQSIZE;
@@ -426,9 +432,12 @@ static void
 uring_teardown(struct loop_base *lb)
 {
 	struct uloop *lp = (struct uloop *)lb;
-	bool clean = lp->nconns == 0;
 	struct uconn *c;
+	bool clean;
 
+	/* Handed over as the loop ended: closed with it. */
+	uc_take_inbox(lp, false);
+	clean = lp->nconns == 0;
 	/* Only after a failed stop: the kernel may still hold requests on
 	 * these; closing the ring cancels them. */
 	while ((c = lp->conns) != NULL)
@@ -443,18 +452,20 @@ uring_teardown(struct loop_base *lb)
 	 * the kernel and may still write into the buffers: leave them. */
 	if (clean)
 		bufs_free(&lp->b);
+	pthread_mutex_destroy(&lp->inbox_mu);
 }
 
-/* An elastic ring just started: open connections stay where they are
- * (their requests are in this ring), new ones spread. */
+/* An elastic ring just started: it gets its share of the open
+ * connections, each once nothing of it is in flight here, and new ones
+ * spread. */
 static void
 uring_rebalance(struct loop_base *from, struct loop_base *to, int k)
 {
 	struct uloop *lp = (struct uloop *)from;
 
-	(void)to;
-	(void)k;
 	atomic_store(&lp->single_accept, true);
+	atomic_store(&lp->give_to, (struct uloop *)to);
+	atomic_store(&lp->give_k, k);
 	if (eventfd_write(from->wakefd, 1) == -1)
 		log_warn("uring: wake loop %d", from->id);
 }

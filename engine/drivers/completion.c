@@ -34,6 +34,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "drivers/completion.h"
@@ -142,6 +143,30 @@ uc_end(struct uloop *lp, struct uconn *c, int err)
 }
 
 static void
+conns_unlink(struct uloop *lp, struct uconn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		lp->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	c->prev = c->next = NULL;
+	lp->nconns--;
+}
+
+static void
+conns_link(struct uloop *lp, struct uconn *c)
+{
+	c->prev = NULL;
+	c->next = lp->conns;
+	if (lp->conns != NULL)
+		lp->conns->prev = c;
+	lp->conns = c;
+	lp->nconns++;
+}
+
+static void
 uc_release(struct uloop *lp, struct uconn *c)
 {
 	struct uconn **pp;
@@ -160,13 +185,7 @@ uc_release(struct uloop *lp, struct uconn *c)
 	if (close(c->fd) == -1 && errno != EINTR)
 		log_warn("uring: close fd %d", c->fd);
 	conn_close(lp->base.srv, &c->meta, c->in, c->sent, c->err);
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		lp->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	lp->nconns--;
+	conns_unlink(lp, c);
 	if (lp->nfreelist < FREE_MAX) {
 		c->next = lp->freelist;
 		lp->freelist = c;
@@ -246,6 +265,71 @@ feed(struct uloop *lp, struct uconn *c, unsigned bid, size_t len)
 	apply(lp, c, r);
 }
 
+/* c is quiet: into the inbox of the ring it is going to. */
+static void
+hand_over(struct uloop *lp, struct uconn *c)
+{
+	struct uloop *to = atomic_load(&lp->give_to);
+
+	conns_unlink(lp, c);
+	pthread_mutex_lock(&to->inbox_mu);
+	c->next = to->inbox;
+	to->inbox = c;
+	atomic_store(&to->has_inbox, true);
+	pthread_mutex_unlock(&to->inbox_mu);
+	if (eventfd_write(to->base.wakefd, 1) == -1)
+		log_warn("uring: wake loop %d", to->base.id);
+}
+
+void
+uc_give_away(struct uloop *lp)
+{
+	int k = atomic_exchange(&lp->give_k, 0), n, marked = 0;
+	struct uconn *c;
+
+	if (k <= 0 || atomic_load(&lp->give_to) == NULL || lp->stopping ||
+	    lp->draining)
+		return;
+	n = lp->nconns / k;
+	for (c = lp->conns; c != NULL && marked < n; c = c->next) {
+		if (c->closing || c->starved || c->sending || c->reading ||
+		    c->rd_eof || c->moving || svc_out_pending(&c->out) ||
+		    !c->recv_armed)
+			continue;	/* busy now: stays */
+		c->moving = true;
+		if (!c->recv_cancel) {
+			uring_cancel(lp, UD(c, OP_RECV));
+			c->recv_cancel = true;
+		}
+		marked++;
+	}
+	if (marked > 0)
+		log_verbose("uring: loop %d: %d connections moving to loop %d",
+		    lp->base.id, marked, atomic_load(&lp->give_to)->base.id);
+}
+
+void
+uc_take_inbox(struct uloop *lp, bool progress)
+{
+	struct uconn *c, *next;
+
+	pthread_mutex_lock(&lp->inbox_mu);
+	c = lp->inbox;
+	lp->inbox = NULL;
+	atomic_store(&lp->has_inbox, false);
+	pthread_mutex_unlock(&lp->inbox_mu);
+	for (; c != NULL; c = next) {
+		next = c->next;
+		conns_link(lp, c);
+		c->moving = false;
+		c->recv_cancel = false;
+		if (lp->base.srv->idle_ms > 0)
+			c->last_us = now_us();
+		if (progress)
+			uc_progress(lp, c);
+	}
+}
+
 /*
  * Drive the service as far as it can go without waiting: send what is
  * emitted, ask more() once output is drained, deliver EOF,
@@ -295,6 +379,13 @@ uc_progress(struct uloop *lp, struct uconn *c)
 		}
 		break;
 	}
+	if (c->moving) {
+		/* Nothing goes on here: once quiet, to its new ring. */
+		if (c->inflight == 0 && !svc_out_pending(&c->out) &&
+		    !c->starved && !c->rd_eof)
+			hand_over(lp, c);
+		return;
+	}
 	if (!c->recv_armed && !c->starved && !c->rd_eof &&
 	    (!svc_out_pending(&c->out) || (svc->flags & SVC_READ_ALWAYS)))
 		recv_arm(lp, c);
@@ -328,11 +419,7 @@ uc_new(void *loop, int fd)
 		c->last_us = now_us();
 	c->fd = fd;
 	c->out_bid = NO_BID;
-	c->next = lp->conns;
-	if (lp->conns != NULL)
-		lp->conns->prev = c;
-	lp->conns = c;
-	lp->nconns++;
+	conns_link(lp, c);
 	c->need_more = true;
 	c->sc = (struct svc_conn){ srv->svc_conf, &c->meta, fd };
 	c->started = true;

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <sys/socket.h>
 
 #include "accept.h"
@@ -45,6 +46,7 @@ struct uconn {
 	bool read_big;		/* ...into a buffer of the big pool */
 	bool read_small;	/* the big pool was dry: small ones next */
 	bool started;		/* the service's start() was called */
+	bool moving;		/* going to another ring once quiet */
 	int err;		/* the errno that ended it, or 0 */
 	uint8_t inflight;	/* requests whose last CQE has not come */
 	struct svc_out out;	/* output being sent (advanced on short sends) */
@@ -80,6 +82,13 @@ struct uloop {
 
 	struct uconn *conns, *starved, *freelist;
 	int nconns, nfreelist;
+	/* Handing connections to a ring just started (engine/loops.h): the
+	 * main thread sets give_to, then give_k (give 1/k of them). */
+	struct uloop *_Atomic give_to;
+	_Atomic int give_k;
+	pthread_mutex_t inbox_mu;
+	struct uconn *inbox;		/* under inbox_mu */
+	atomic_bool has_inbox;
 };
 
 /* Cancel the request tagged ud. */
@@ -96,6 +105,11 @@ void uc_on_read(struct uloop *lp, struct uconn *c, int res, unsigned flags);
 void uc_end(struct uloop *lp, struct uconn *c, int err);
 void uc_progress(struct uloop *lp, struct uconn *c);
 void uc_discard(struct uloop *lp, struct uconn *c);
+/* The hand-over: mark 1/give_k of the quiet connections to move (their
+ * receive is cancelled; each goes once nothing of it is in flight), and
+ * take in what another ring handed us (progress: arm them here). */
+void uc_give_away(struct uloop *lp);
+void uc_take_inbox(struct uloop *lp, bool progress);
 
 #endif /* HAVE_LIBURING */
 #endif
