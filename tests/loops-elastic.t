@@ -30,8 +30,18 @@ for m in $LOOPS; do
 		fail "$m: starts"; continue
 	fi
 	# Persistent connections, opened at once, then steady load: loop 0
-	# is more than 1% busy, the machine has a CPU free.
-	out=$("$BIN/concurbench" 127.0.0.1 "$PORT" -c 8 -s 64 -r 10000 -d 3 2>&1)
+	# is more than 1% busy; the second loop starts at a moment the
+	# machine has a CPU free (on a busy machine that may take a while),
+	# and the load goes on 2 s after that.
+	"$BIN/concurbench" 127.0.0.1 "$PORT" -c 8 -s 64 -r 10000 -d 20 \
+	    >"$T/out" 2>&1 &
+	bp=$!
+	track "$bp"
+	wait_for 15 grep -q "loop 1 started" "$log"
+	sleep 2
+	kill -INT "$bp" 2>/dev/null
+	wait "$bp"
+	out=$(cat "$T/out")
 	like "$out" "requests +[0-9]+ in" "$m: the load ran" || diag "$out"
 	unlike "$out" "errors +[1-9]|verify|mismatch" "$m: every echo byte-exact"
 	is "$(busy_threads "$SERVER_PID")" 2 \
