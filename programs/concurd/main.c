@@ -47,7 +47,8 @@ usage(FILE *f)
 "usage: concurd [-m MODEL] [-s SERVICE] [-b ADDRESS] [-p PORT] [-w WORKERS]\n"
 "               [options] [-- PROGRAM ARGS... (with -s exec)]\n"
 "\n"
-"  -m, --model MODEL       concurrency model (default epoll; see --list)\n"
+"  -m, --model MODEL       concurrency model (default: uring where the kernel\n"
+"                          allows it, else epoll; see --list)\n"
 "  -s, --service NAME      service (default echo; see --list)\n"
 "  -b, --bind ADDRESS      address to listen on (default: all, IPv4 and IPv6)\n"
 "  -p, --port PORT         port number or service name; 0 = any free port\n"
@@ -524,6 +525,27 @@ parse(int argc, char **argv, struct cmdline *cl, struct server *srv)
 	cl->noperands = argc - optind;
 }
 
+/* Without -m: io_uring's loops where the kernel allows them (fewer system
+ * calls per message: the cheapest per request of the event models), else
+ * epoll's; iteratively for UDP.  --reuseport needs a listener per loop,
+ * which the readiness loops have. */
+static const char *
+default_model(const struct server *srv, bool inetd)
+{
+	const struct model *u = model_find("uring");
+	const char *why;
+
+	if (srv->socktype == SOCK_DGRAM)
+		return "iterative";
+	if (inetd || srv->reuseport || u == NULL)
+		return "epoll";
+	if (u->unavailable != NULL && (why = u->unavailable()) != NULL) {
+		log_verbose("io_uring is not available (%s): model epoll", why);
+		return "epoll";
+	}
+	return "uring";
+}
+
 /* The model and the service, the service's options and operands, and what
  * the two cannot do together. */
 static void
@@ -534,7 +556,7 @@ configure(struct cmdline *cl, struct server *srv)
 	int i;
 
 	if (cl->model == NULL)
-		cl->model = srv->socktype == SOCK_DGRAM ? "iterative" : "epoll";
+		cl->model = default_model(srv, cl->inetd);
 	if ((srv->model = model_find(cl->model)) == NULL)
 		fatalx(EX_USAGE, "unknown model '%s' (concurd --list shows them)",
 		    cl->model);
