@@ -212,6 +212,34 @@ if (my ($m, $v) = cpu_target('conn-reset/-', \@ev, $REF, 20, 20 / 25, 0.97, 'con
 	push @t, ["short connections, reset close",
 	    sprintf("≤ 20 µs/connection (as a ratio: CPU ≤ ×%.2f epoll-ref's), rate ≥ epoll-ref's", 20 / 25), $m, $v];
 }
+# With no tuning flag (concurd as shipped) against the cheapest peer on
+# the load, at its rate; and the best concurd configuration, tuned.
+sub peer_target {
+	my ($k, $unit, $load, $want_default, $want_tuned) = @_;
+	my @srv = keys %{ $cell{$k} // {} };
+	my @peers = grep { !/^concurd/ && defined med($k, $_, 'cpu_us') } @srv;
+	my @tuned = grep { /^concurd/ && defined med($k, $_, 'cpu_us') } @srv;
+	my $bp = best_by($k, 'cpu_us', @peers);
+	return () unless defined $bp;
+	my @rows;
+	my $one = sub {
+		my ($s, $want, $what) = @_;
+		my ($x, $y) = (ratio($k, $s, $bp, 'cpu_us'), ratio($k, $s, $bp, 'rate'));
+		return unless defined $x && defined $y;
+		push @rows, [$load, sprintf("%s: CPU ≤ ×%.2f the cheapest peer's at ≥ its rate", $what, $want),
+		    sprintf("%s: %s µs/%s, the cheapest peer %s %s: CPU ×%s, rate ×%s", $s, fmt(med($k, $s, 'cpu_us')),
+		    $unit, $bp, fmt(med($k, $bp, 'cpu_us')), fmt($x), fmt($y)),
+		    $x <= $want && $y >= 0.97 ? '**met**' : $y < 0.97 ?
+		    sprintf("**not met**: rate ×%s", fmt($y)) : sprintf("**not met**: CPU ×%s, not ≤ ×%.2f", fmt($x), $want)];
+	};
+	$one->('concurd', $want_default, 'as shipped (no flag)') if defined med($k, 'concurd', 'cpu_us');
+	my @ok = grep { my $y = ratio($k, $_, $bp, 'rate'); defined $y && $y >= 0.97 } @tuned;
+	my $bt = best_by($k, 'cpu_us', @ok ? @ok : @tuned);
+	$one->($bt, $want_tuned, 'tuned (the best configuration)') if defined $bt;
+	return @rows;
+}
+push @t, peer_target('pp64/-', 'request', '64 persistent connections, 64 B', 0.8, 0.7);
+push @t, peer_target('conn-reset/-', 'connection', 'short connections, reset close', 0.8, 0.7);
 if ($cell{'conn-normal/-'}) {
 	my @peers = grep { !/^concurd/ } servers_in('conn-normal/-');
 	my $bp = (sort { med('conn-normal/-', $b, 'rate') <=> med('conn-normal/-', $a, 'rate') } @peers)[0];

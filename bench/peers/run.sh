@@ -51,13 +51,14 @@ SERVERS_OPT= LOADS_OPT=
 # Servers: the peers, then concurd's models.  EVENT: single-process event
 # loops, for the idle-memory and plain-close loads.  SWEEP: the message-size
 # sweep's set (every design once, to keep the run short).
-# concurd-MODEL-wN runs N loops: -w1 is the like-for-like match for the
-# single-threaded references (on 2 cores the client needs the other one);
-# plain concurd-MODEL has the default, one loop per CPU.
-ALL_SERVERS="epoll-ref libuv libevent socat xinetd ncat concurd-epoll
+# concurd is concurd as shipped, no flag at all (its default model and
+# loops); concurd-MODEL has the model's default loops, concurd-MODEL-wN
+# runs N: -w1 is the like-for-like match for the single-threaded
+# references.
+ALL_SERVERS="epoll-ref libuv libevent socat xinetd ncat concurd concurd-epoll
 	concurd-epoll-w1 concurd-uring concurd-uring-w1 concurd-poll
 	concurd-thread concurd-prethread concurd-fork concurd-prefork"
-EVENT_SERVERS="epoll-ref libuv libevent concurd-epoll concurd-uring concurd-poll"
+EVENT_SERVERS="epoll-ref libuv libevent concurd concurd-epoll concurd-uring concurd-poll"
 SWEEP_SERVERS="epoll-ref libuv libevent socat xinetd ncat concurd-epoll
 	concurd-uring concurd-thread concurd-fork"
 ALL_LOADS="pp64 conn-reset conn-normal stream sweep idle"
@@ -224,6 +225,7 @@ start_server() {
 		m=${name#concurd-}
 		"$CONCURD" -m "${m%-w*}" -w "${m##*-w}" -b 127.0.0.1 -p "$SPORT" -q >>"$log" 2>&1 & ;;
 	concurd-*) "$CONCURD" -m "${name#concurd-}" -b 127.0.0.1 -p "$SPORT" -q >>"$log" 2>&1 & ;;
+	concurd) "$CONCURD" -b 127.0.0.1 -p "$SPORT" -q >>"$log" 2>&1 & ;;
 	*) echo "run.sh: no such server $name" >&2; return 1 ;;
 	esac
 	SPID=$!
