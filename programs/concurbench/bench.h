@@ -154,6 +154,7 @@ struct config {
 	uint64_t duration;	/* -d, ns; 0: none */
 	uint64_t limit;		/* -n; 0: none */
 	uint64_t threads;	/* -t */
+	bool auto_threads;	/* no -t: halved for local targets */
 	uint64_t warmup;	/* ns */
 	uint64_t rate;		/* -r, requests/s in total; 0: closed loop */
 	uint64_t ramp;		/* ns over which the rate rises to -r */
