@@ -39,3 +39,12 @@ bench-ab: all
 	bash bench/ab/run.sh -a "$(A)" -b "$(or $(B),$(O)/concurd)" $(AB_ARGS)
 
 .PHONY: bench-ab
+
+# How each model's cost grows with the connections it holds (1 to 10,000):
+#   make scaling          writes docs/scaling.md (its generated part),
+#                         docs/scaling.csv, .png and .svg (about 15 minutes)
+#   make scaling QUICK=1  one round, up to 1,024 connections, in build/
+scaling: all
+	bash bench/scaling/run.sh $(if $(QUICK),--quick) $(SCALING_ARGS)
+
+.PHONY: scaling

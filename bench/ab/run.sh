@@ -29,6 +29,9 @@ usage: bench/ab/run.sh -a CONCURD_A [-b CONCURD_B] [options]
   --warmup SECS       unmeasured seconds first (default 0.5)
   --models A,B,...    only these models (default: every model B lists)
   --loads A,B,...     pingpong, connrate, nbytes (default: all three)
+  --loops N           event models (select, poll, epoll, uring): -w N on
+                      both builds, so a change of their default loop count
+                      does not weigh in
   --out DIR           where ab.md and results.tsv go (default
                       build/ab/run-DATE)
   -h, --help          this text
@@ -37,7 +40,7 @@ USAGE
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 A= B=$ROOT/bin/concurd BENCH=$ROOT/bin/concurbench
-ROUNDS=3 DUR=3 WARM=0.5 MODELS= LOADS="pingpong connrate nbytes" OUT=
+ROUNDS=3 DUR=3 WARM=0.5 MODELS= LOADS="pingpong connrate nbytes" OUT= LOOPS=
 while [ $# -gt 0 ]; do
 	case $1 in
 	-a|--a) A=${2:-}; shift ;;
@@ -49,6 +52,7 @@ while [ $# -gt 0 ]; do
 	--models) MODELS=${2//,/ }; shift ;;
 	--loads) LOADS=${2//,/ }; shift ;;
 	--out) OUT=${2:-}; shift ;;
+	--loops) LOOPS=${2:-}; shift ;;
 	-h|--help) usage; exit 0 ;;
 	*) usage >&2; exit 64 ;;
 	esac
@@ -69,7 +73,12 @@ MODELS=${MODELS:-$("$B" --list | sed -n 's/^model //p' | tr '\n' ' ')}
 
 say() { printf '%s ab: %s\n' "$(date +%T)" "$*" >&2; }
 
-workers_of() { case $2 in prefork*|prethread*) [ "$1" = pingpong ] && echo 72 || echo 32 ;; esac; }
+workers_of() {
+	case $2 in
+	prefork*|prethread*) [ "$1" = pingpong ] && echo 72 || echo 32 ;;
+	select|poll|epoll|uring) echo "$LOOPS" ;;
+	esac
+}
 bench_args() {	# LOAD MODEL
 	case $1 in
 	pingpong) [ "$2" = iterative ] && c=1 || c=64
