@@ -428,6 +428,19 @@ uc_new(void *loop, int fd)
 	return true;
 }
 
+/* The buffer a completion filled (from the big pool or the small one),
+ * out of the pool until it is put back. */
+static unsigned
+taken_bid(struct uloop *lp, unsigned flags, bool big)
+{
+	unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+
+	if (big)
+		return bid | BID_BIG;
+	lp->b.nfree--;
+	return bid;
+}
+
 void
 uc_on_recv(struct uloop *lp, struct uconn *c, int res, unsigned flags)
 {
@@ -439,12 +452,8 @@ uc_on_recv(struct uloop *lp, struct uconn *c, int res, unsigned flags)
 		c->inflight--;
 	}
 	if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
-		unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+		unsigned bid = taken_bid(lp, flags, c->recv_big);
 
-		if (c->recv_big)
-			bid |= BID_BIG;
-		else
-			lp->b.nfree--;
 		if (c->closing) {
 			buf_put(&lp->b, bid);
 		} else if (lp->svc->flags & SVC_READ_ALWAYS) {
@@ -544,12 +553,8 @@ uc_on_read(struct uloop *lp, struct uconn *c, int res, unsigned flags)
 	c->reading = false;
 	c->inflight--;
 	if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
-		unsigned bid = flags >> IORING_CQE_BUFFER_SHIFT;
+		unsigned bid = taken_bid(lp, flags, c->read_big);
 
-		if (c->read_big)
-			bid |= BID_BIG;
-		else
-			lp->b.nfree--;
 		c->read_small = false;
 		if (c->closing) {
 			buf_put(&lp->b, bid);
