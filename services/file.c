@@ -60,6 +60,7 @@
 #define DEF_HEAD_MS	10000
 #define DEF_LINE_MAX	8192
 #define DEF_HEAD_MAX	16384
+#define LINGER_MS	2000	/* after an error, what the client sent is read */
 
 struct file_conf {
 	const char *root;
@@ -79,6 +80,7 @@ struct fstate {
 	bool closing;		/* close once this response is sent */
 	bool at_eof;		/* the client is done sending */
 	bool scanned;		/* buf holds an incomplete head, looked at */
+	bool lingering;		/* an error was answered: drain, then close */
 	char *buf;		/* unanswered bytes (malloc'd), or NULL */
 	uint32_t blen, bcap;
 	char *text;		/* a long answer (a menu) being sent */
@@ -388,6 +390,26 @@ head_end(struct fstate *st, struct hb *b, const struct http_req *r)
 	put(b, "\r\n", 2);
 }
 
+/*
+ * After an error that closes, the client may still be sending (the rest
+ * of a long head, a body): closing with unread bytes makes the kernel
+ * send a reset, which can destroy the answer before the client reads it.
+ * So the connection stays, reading and dropping, until the client closes
+ * (it was told "Connection: close") or LINGER_MS pass (the watcher shuts
+ * it), as nginx's lingering close does.
+ */
+static int
+linger(struct fstate *st)
+{
+	st->lingering = true;
+	free(st->buf);
+	st->buf = NULL;
+	st->blen = st->bcap = 0;
+	if (st->sc->fd >= 0 && fwatch_add(&st->w, st->sc->fd, LINGER_MS) == 0)
+		return SVC_OK;
+	return SVC_DONE;
+}
+
 /* An error (or any answer with a short body of its own): the status, the
  * body text, and the close if the request cannot be followed by another. */
 static int
@@ -427,6 +449,8 @@ http_status(struct fstate *st, struct svc_out *out, int status,
 	head_emit(st, out, &b);
 	if (r == NULL || r->method != HTTP_HEAD)
 		svc_emit(out, body, strlen(body));
+	if (st->closing && status >= 400 && status != 408)
+		return linger(st);
 	return st->closing ? SVC_DONE : SVC_OK;
 }
 
@@ -932,6 +956,15 @@ serve(struct fstate *st, const char *p, size_t n, struct svc_out *out)
 	int r, status;
 
 	if (st->mode == M_NEW) {
+		/* Empty lines before a request line are skipped (RFC 9112
+		 * 2.2) -- unless nothing follows: "\r\n" alone is a Gopher
+		 * client's empty selector, the root's menu. */
+		for (ll = 0; ll < n && (p[ll] == '\r' || p[ll] == '\n'); ll++)
+			;
+		if (ll > 0 && ll < n) {
+			p += ll;
+			n -= ll;
+		}
 		if ((nl = memchr(p, '\n', n)) == NULL) {
 			if (n <= c->line_max && !st->at_eof)
 				goto incomplete;
@@ -1026,7 +1059,8 @@ file_input(void *st_, const char *buf, size_t len, struct svc_out *out)
 
 	file_done(st);
 	if (st->closing)
-		return SVC_OK;		/* after the answer that closes */
+		return SVC_OK;		/* after the answer that closes (and
+					 * while lingering: dropped) */
 	if (st->blen == 0)
 		return serve(st, buf, len, out);
 	/* After what was kept: at most a head's cap plus one read. */
@@ -1052,6 +1086,8 @@ file_more(void *st_, struct svc_out *out)
 			return send_text(st, out);
 		text_free(st);
 	}
+	if (st->lingering)
+		return SVC_OK;		/* until the client's EOF */
 	if (st->closing)
 		return SVC_DONE;
 	if (st->blen > 0 && !st->scanned)
@@ -1067,6 +1103,10 @@ file_eof(void *st_, struct svc_out *out)
 	struct fstate *st = st_;
 
 	st->at_eof = true;
+	if (st->lingering) {
+		fwatch_del(&st->w);
+		return SVC_DONE;
+	}
 	if (st->w.on && fwatch_struck(&st->w))
 		return head_timeout(st, out);
 	fwatch_del(&st->w);
