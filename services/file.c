@@ -1001,11 +1001,13 @@ serve(struct fstate *st, const char *p, size_t n, struct svc_out *out)
 	used = (size_t)end;
 	status = http_parse(p, used, &req);
 	if (status != 0) {
-		keep(st, NULL, 0);
+		/* (p may be in st->buf: used before keep() frees it.) */
 		if (status == 405)
 			refused(st, p, (size_t)(memchr(p, ' ', used) ?
 			    (const char *)memchr(p, ' ', used) - p : 8),
 			    "a method other than GET and HEAD");
+		req.target = NULL;
+		keep(st, NULL, 0);
 		return http_status(st, out, status, &req);
 	}
 	r = http_answer(st, &req, out);
