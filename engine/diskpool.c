@@ -24,7 +24,9 @@
 
 #include "log.h"
 
+#ifndef DISKPOOL_THREADS
 #define DISKPOOL_THREADS	4
+#endif
 #define READ_CHUNK		(256 * 1024)
 
 #ifndef __NR_cachestat

@@ -30,6 +30,7 @@
 #include "drivers/readiness.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -209,7 +210,16 @@ set_mask(struct evloop *l, struct rconn *c, int mask)
 static int
 job_start(struct evloop *l, struct rconn *c, uint64_t want)
 {
-	struct djob *j = djob_new(c->file.fd, c->file.off, want);
+	struct djob *j;
+
+	/* No readahead on this file from now on: a sendfile of a window the
+	 * pool has read would otherwise start reading the next one itself,
+	 * and the next probe would count those pages -- in the cache, not yet
+	 * read -- and send them, waiting on the disk after all.  (The job's
+	 * descriptor shares the file description: the pool reads just its
+	 * window too.) */
+	(void)posix_fadvise(c->file.fd, 0, 0, POSIX_FADV_RANDOM);
+	j = djob_new(c->file.fd, c->file.off, want);
 
 	if (j == NULL) {
 		log_warn("conn %llu: a disk job", (unsigned long long)c->meta.id);
