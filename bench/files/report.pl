@@ -123,7 +123,9 @@ unset key
 set yrange [0:*]
 set title "requests/s (more is better)"
 plot "$out/files.dat" using 2:xtic(1) lc rgb "#4477aa"
-set title "server CPU, us per request (less is better)"
+set title "server CPU, us per request (less is better; log scale)"
+set logscale y
+set yrange [1:*]
 plot "$out/files.dat" using 3:xtic(1) lc rgb "#cc6677"
 unset multiplot
 EOF
