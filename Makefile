@@ -61,7 +61,7 @@ define prog_rule
 $(1)_OBJ := $$(patsubst %.c,$(B)/%.o,$$(wildcard programs/$(1)/*.c))
 $(O)/$(1): $$($(1)_OBJ) $(if $(filter concurd,$(1)),$(B)/libengine.a) $(B)/libconcur.a
 	@mkdir -p $(O)
-	$$(CC) $$(ALL_CFLAGS) $$(LDFLAGS) -o $$@ $$^ $(if $(filter concurd,$(1)),$$(URING_LIBS)) $$(LDLIBS)
+	$$(CC) $$(ALL_CFLAGS) $$(LDFLAGS) -o $$@ $$^ $(if $(filter concurd,$(1)),$$(URING_LIBS)) $(if $(filter concurbench,$(1)),-lnettle) $$(LDLIBS)
 endef
 $(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
 

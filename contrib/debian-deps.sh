@@ -16,13 +16,14 @@ usage() {
 	sed -n '2,12s/^# \{0,1\}//p' "$0"
 }
 
-BUILD="make gcc libc6-dev liburing-dev netbase man-db"
+BUILD="make gcc libc6-dev liburing-dev nettle-dev netbase man-db"
 # tests/*.t and lab/*.sh: prove, ps, ss and ip, jq, strace, haproxy in front
 # of concurd, systemd-socket-activate, dot (the diagrams are up to date),
 # groff (man pages are clean), tcpdump and netstat (the lab), GNU parallel
-# (several load generators at once).
+# (several load generators at once), curl, wget, wrk and ab (the file
+# service's clients).
 TESTS="perl procps iproute2 jq strace haproxy systemd graphviz groff-base
-	tcpdump net-tools parallel"
+	tcpdump net-tools parallel curl wget wrk apache2-utils"
 # The clang build, ASan/UBSan/TSan and libFuzzer (clang's runtime
 # libraries, llvm-symbolizer), memcheck.
 CI="clang libclang-rt-14-dev llvm valgrind"

@@ -17,6 +17,7 @@
 	X(daytime)		\
 	X(time)			\
 	X(nbytes)		\
+	X(file)			\
 	X(exec)
 
 #define MODELS(X)		\

@@ -113,6 +113,17 @@ svc_peer(const struct svc_conn *c, char *buf, size_t len)
 	return buf;
 }
 
+const char *
+svc_local(const struct svc_conn *c, char *buf, size_t len, int *port)
+{
+	*port = 0;
+	if (c->fd < 0 || net_local_addr(c->fd, buf, len, port) != 0) {
+		snprintf(buf, len, "?");
+		*port = 0;
+	}
+	return buf;
+}
+
 void
 svc_file_short(uint64_t id, uint64_t left)
 {

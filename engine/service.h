@@ -95,6 +95,10 @@ struct svc_conn {
  * lines ("?" if unknown). */
 uint64_t svc_id(const struct svc_conn *c);
 const char *svc_peer(const struct svc_conn *c, char *buf, size_t len);
+/* The address the client connected to ("?" if unknown) and its port (0),
+ * for what a service says about itself (a Gopher menu's host). */
+const char *svc_local(const struct svc_conn *c, char *buf, size_t len,
+    int *port);
 
 /* One of a service's own command-line options: --NAME [ARG]. */
 struct svc_option {

@@ -48,3 +48,17 @@ scaling: all
 	bash bench/scaling/run.sh $(if $(QUICK),--quick) $(SCALING_ARGS)
 
 .PHONY: scaling
+
+# The file benchmark: concurd -s file beside nginx-light, lighttpd and
+# python3 -m http.server (wrk, ab and concurbench as clients), and the
+# disk-stall experiment in a cgroup with a slow disk (root):
+#   make compare-files [FILES_ARGS="--rounds 3 --secs 4 --baseline OLD"]
+# writes build/bench/files/run-DATE/ (results.tsv, cold.tsv, the report
+# files-results.md and the chart files.svg/png; docs/files.md is made
+# from one).  About 12 minutes on 2 CPUs.
+compare-files: all
+	@out=build/bench/files/run-$$(date +%Y%m%d-%H%M%S); \
+	O="$(O)" bash bench/files/run.sh --out $$out $(FILES_ARGS) && \
+	perl bench/files/report.pl $$out $$out && echo "compare-files: $$out/files-results.md"
+
+.PHONY: compare-files

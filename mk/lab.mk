@@ -12,7 +12,7 @@
 #
 # One scenario alone: lab/zombies.sh (or LAB_TAP=1 lab/zombies.sh for TAP).
 
-LAB_SCENARIOS := concurrent-vs-sequential traffic zombies sigpipe \
+LAB_SCENARIOS := concurrent-vs-sequential file-server traffic zombies sigpipe \
 		 processes-threads pools
 
 lab: all tools

@@ -40,7 +40,7 @@ bad 64 "-d: '-1' is not a positive time" 127.0.0.1 "$DEAD" -d -1
 bad 64 "--io-timeout: 'soon' is not" 127.0.0.1 "$DEAD" --io-timeout soon
 bad 64 "--close: 'hard' is not reset or normal" 127.0.0.1 "$DEAD" --close hard
 bad 64 "stream mode has no requests to schedule" 127.0.0.1 "$DEAD" -m stream -r 100
-bad 64 "--connections-per-worker is for connrate and nbytes" 127.0.0.1 "$DEAD" --connections-per-worker 3
+bad 64 "--connections-per-worker is for connrate, nbytes and plain file" 127.0.0.1 "$DEAD" --connections-per-worker 3
 bad 64 "HOST and PORT are needed" 127.0.0.1
 bad 64 "too many arguments" 127.0.0.1 1 2
 bad 64 "usage" 127.0.0.1 "$DEAD" --no-such-option

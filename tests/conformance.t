@@ -88,6 +88,62 @@ finish() {
 	fi
 }
 
+# The file service's tree: a text file, a binary one in a directory, an
+# empty one; the paths concurbench asks for.
+FILES=$T/files
+mkdir -p "$FILES/docs"
+printf 'notes: hello from the file service\n' >"$FILES/notes.txt"
+head -c 300000 /dev/urandom >"$FILES/docs/big.bin"
+: >"$FILES/empty"
+printf '/notes.txt\n3 /docs/big.bin\n/empty\n' >"$T/paths"
+
+# tool DESC COUNT CMD...: a client that must exit 0; COUNT connections.
+tool() {
+	local desc=$1 n=$2; shift 2
+	if "$@" >"$T/tool.out" 2>"$T/tool.err"; then
+		pass "$desc"
+		CONNS=$((CONNS + n))
+	else
+		fail "$desc" "$(head -c 600 "$T/tool.err")"
+		CONNS_KNOWN=0
+	fi
+}
+
+# file_checks DESC MODEL: both framings, with curl, wget and concurbench,
+# every answer compared with the file.
+file_checks() {
+	local desc=$1 m=$2 c=8 out n u=http://127.0.0.1:$PORT
+	[ "$m" = iterative ] && c=1	# one connection at a time
+	tool "$desc: curl gopher: the menu" 1 curl -sS --max-time 10 \
+	    -o "$T/menu" "gopher://127.0.0.1:$PORT/1/"
+	like "$(cat "$T/menu")" $'^0notes.txt\t/notes.txt\t[^\t]+\t'"$PORT"$'\r' \
+	    "$desc: the menu lists notes.txt with this host and port"
+	tool "$desc: curl gopher: a file" 1 curl -sS --max-time 10 \
+	    -o "$T/g1" "gopher://127.0.0.1:$PORT/0/docs/big.bin"
+	check "$desc: gopher: the file byte for byte" cmp -s "$T/g1" "$FILES/docs/big.bin"
+	tool "$desc: curl http: two files on one connection" 1 curl -sS \
+	    --max-time 10 -o "$T/h1" -o "$T/h2" "$u/notes.txt" "$u/docs/big.bin"
+	check "$desc: http: both files byte for byte" eval \
+	    'cmp -s "$T/h1" "$FILES/notes.txt" && cmp -s "$T/h2" "$FILES/docs/big.bin"'
+	tool "$desc: wget" 1 wget -q -T 10 -t 1 -O "$T/w1" "$u/docs/big.bin"
+	check "$desc: wget: the file byte for byte" cmp -s "$T/w1" "$FILES/docs/big.bin"
+	for mode in --http plain; do
+		out=$("$BIN/concurbench" 127.0.0.1 "$PORT" -m file \
+		    $([ $mode = --http ] && echo --http) --paths "$T/paths" \
+		    --root "$FILES" -n 200 -c "$c" -t 1 --io-timeout 10s 2>&1)
+		st=$?
+		n=$(printf '%s\n' "$out" | sed -n 's/^connections *\([0-9]*\) opened.*/\1/p')
+		if [ "$st" = 0 ] && printf '%s\n' "$out" | grep -q '^errors  *none' &&
+		    printf '%s\n' "$out" | grep -q '^requests  *200 '; then
+			pass "$desc: concurbench $mode: 200 files, every byte checked"
+			CONNS=$((CONNS + ${n:-0} + 1))	# and its probe
+		else
+			fail "$desc: concurbench $mode: 200 files, every byte checked" "$out"
+			CONNS_KNOWN=0
+		fi
+	done
+}
+
 # checks HOST MODEL SERVICE DESC: the checks that fit the service.
 checks() {
 	local host=$1 model=$2 svc=$3 desc=$4
@@ -107,6 +163,7 @@ checks() {
 	nbytes)
 		conform "$desc" "$host" nbytes-valid
 		conform "$desc" "$host" nbytes-malformed ;;
+	file)	file_checks "$desc" "$model" ;;
 	*)
 		# A new service needs its checks here.
 		echo "not ok $((++_tap_n)) - $desc: no conformance check for service '$svc' # TODO write one" ;;
@@ -131,6 +188,8 @@ for m in $models; do
 		if [ "$s" = exec ]; then
 			# Only the process models run programs (concurd(8)).
 			COMBO_OK=1 serve "$desc" -m "$m" -s exec -b 127.0.0.1 -- /bin/cat
+		elif [ "$s" = file ]; then
+			serve "$desc" -m "$m" -s file --root "$FILES" -b 127.0.0.1
 		else
 			serve "$desc" -m "$m" -s "$s" -b 127.0.0.1
 		fi

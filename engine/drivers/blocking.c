@@ -51,7 +51,10 @@ send_out(struct bconn *b, struct svc_out *o)
 	while (n > 0) {
 		mh.msg_iov = iov;
 		mh.msg_iovlen = (size_t)n;
-		w = sendmsg(b->fd, &mh, MSG_NOSIGNAL);
+		/* A file follows: MSG_MORE, so the head and the file's first
+		 * bytes share a packet. */
+		w = sendmsg(b->fd, &mh, MSG_NOSIGNAL |
+		    (o->file.len > 0 ? MSG_MORE : 0));
 		if (w == -1) {
 			if (errno == EINTR && !server_closing())
 				continue;

@@ -15,7 +15,13 @@
  *     the loop stops reading from a connection with output pending;
  *   - a file range goes out with sendfile(2) on the non-blocking socket, as
  *     much as the socket takes, the rest when it is writable again: no
- *     copy, no buffer.
+ *     copy, no buffer.  The loop never waits on the disk: a window of the
+ *     range is sent only once the kernel says it is in the page cache
+ *     (diskpool.h: cachestat); a window that is not is read into the cache
+ *     by the disk pool's threads while the loop goes on with the others,
+ *     and the connection waits, unwatched, for the job's eventfd.  A small
+ *     file (RD_FILE_SMALL) is read with preadv2(RWF_NOWAIT), which fails
+ *     rather than wait, and goes out with its head in one sendmsg.
  *
  * --idle-timeout keeps the loop's connections on a list in order of last
  * activity: moving a connection to the tail is four pointer writes, and the
@@ -24,17 +30,22 @@
 #include "drivers/readiness.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include "diskpool.h"
 #include "io.h"
 #include "log.h"
 #include "server.h"
 #include "stop.h"
 
 #define MORE_BURST	8	/* more() rounds per wake-up (chargen fairness) */
+#define FILE_WINDOW	(2u << 20)	/* of a file range, probed at once */
 
 static void
 idle_unlink(struct evloop *l, struct rconn *c)
@@ -68,9 +79,46 @@ idle_touch(struct evloop *l, struct rconn *c)
 	l->newest = c;
 }
 
+/* c's disk job leaves this loop: its eventfd is no longer watched. */
+static void
+job_unlink(struct evloop *l, struct rconn *c)
+{
+	struct rconn **pp;
+
+	if (l->be->del(l->bs, c->job->efd, EV_READ) == -1 && errno != EBADF)
+		log_warn("%s: del the disk job's fd %d", l->be->name,
+		    c->job->efd);
+	for (pp = &l->jobs; *pp != NULL; pp = &(*pp)->jnext)
+		if (*pp == c) {
+			*pp = c->jnext;
+			break;
+		}
+	c->jnext = NULL;
+}
+
+/* ...and joins it (an elastic loop took c over): -1 if the backend will
+ * not watch it (the job is then left to finish alone). */
+static int
+job_link(struct evloop *l, struct rconn *c)
+{
+	if (l->be->add(l->bs, c->job->efd, EV_READ) == -1) {
+		djob_abandon(c->job);
+		c->job = NULL;
+		return -1;
+	}
+	c->jnext = l->jobs;
+	l->jobs = c;
+	return 0;
+}
+
 void
 rd_conn_free(struct evloop *l, struct rconn *c)
 {
+	if (c->job != NULL) {
+		job_unlink(l, c);
+		djob_abandon(c->job);
+		c->job = NULL;
+	}
 	if (!l->be->close_removes &&
 	    l->be->del(l->bs, c->fd, c->mask) == -1 && errno != EBADF)
 		log_warn("%s: del fd %d", l->be->name, c->fd);
@@ -89,6 +137,8 @@ rd_conn_free(struct evloop *l, struct rconn *c)
 void
 rd_conn_detach(struct evloop *l, struct rconn *c)
 {
+	if (c->job != NULL)
+		job_unlink(l, c);
 	if (l->be->del(l->bs, c->fd, c->mask) == -1 && errno != EBADF)
 		log_warn("%s: del fd %d", l->be->name, c->fd);
 	if (l->base.srv->idle_ms > 0)
@@ -104,6 +154,8 @@ rd_conn_attach(struct evloop *l, struct rconn *c)
 	l->conns[c->fd] = c;
 	l->nconns++;
 	c->prev = c->next = NULL;
+	if (c->job != NULL && job_link(l, c) == -1)
+		c->mask = EV_WRITE;	/* send it without the pool */
 	if (l->be->add(l->bs, c->fd, c->mask) == -1) {
 		log_warn("%s: add fd %d", l->be->name, c->fd);
 		c->status = SVC_ABORT;
@@ -141,6 +193,8 @@ rd_next_expiry(const struct evloop *l)
 static int
 set_mask(struct evloop *l, struct rconn *c, int mask)
 {
+	if (c->job != NULL)
+		mask = 0;	/* nothing to do until the disk is done */
 	if (mask == c->mask)
 		return 0;
 	if (l->be->mod(l->bs, c->fd, c->mask, mask) == -1)
@@ -149,16 +203,160 @@ set_mask(struct evloop *l, struct rconn *c, int mask)
 	return 0;
 }
 
-/* The file range, as far as the socket takes it.  -1: the connection is
+/* The next `want` bytes of c's file are not in the page cache: have the
+ * disk pool read them, and leave c unwatched until it has.  0, or -1 if
+ * no job could start (the caller then sends anyway, waiting on the disk,
+ * as it would without a pool). */
+static int
+job_start(struct evloop *l, struct rconn *c, uint64_t want)
+{
+	struct djob *j;
+
+	/* No readahead on this file from now on: a sendfile of a window the
+	 * pool has read would otherwise start reading the next one itself,
+	 * and the next probe would count those pages -- in the cache, not yet
+	 * read -- and send them, waiting on the disk after all.  (The job's
+	 * descriptor shares the file description: the pool reads just its
+	 * window too.) */
+	(void)posix_fadvise(c->file.fd, 0, 0, POSIX_FADV_RANDOM);
+	j = djob_new(c->file.fd, c->file.off, want);
+
+	if (j == NULL) {
+		log_warn("conn %llu: a disk job", (unsigned long long)c->meta.id);
+		return -1;
+	}
+	if (j->efd >= l->maxfds || (l->be->fd_limit && j->efd >=
+	    l->be->fd_limit) || l->be->add(l->bs, j->efd, EV_READ) == -1) {
+		djob_free(j);
+		return -1;
+	}
+	if (djob_submit(j) == -1) {
+		log_warn("conn %llu: the disk pool", (unsigned long long)
+		    c->meta.id);
+		(void)l->be->del(l->bs, j->efd, EV_READ);
+		djob_free(j);
+		return -1;
+	}
+	c->job = j;
+	c->jnext = l->jobs;
+	l->jobs = c;
+	return set_mask(l, c, 0);
+}
+
+/* The file range, as far as the socket takes it, a window at a time, each
+ * window only once it is in the page cache.  -1: the connection is
  * dead. */
 static int
-send_file(struct rconn *c)
+send_file(struct evloop *l, struct rconn *c)
 {
-	while (svc_file_send(c->fd, &c->file, c->meta.id, &c->out) == -1) {
+	struct svc_file part;
+	uint64_t want;
+	int r;
+
+	while (c->file.len > 0 && c->job == NULL) {
+		want = c->file.len < FILE_WINDOW ? c->file.len : FILE_WINDOW;
+		/* (Past the file's end nothing is ever cached: once the pool
+		 * has found the end, sendfile says so.) */
+		if (!c->file_short && page_cached(c->file.fd, c->file.off,
+		    want) == 0 && job_start(l, c, want) == 0)
+			return 0;	/* on_job_done() goes on */
+		part = c->file;
+		part.len = want;
+		r = svc_file_send(c->fd, &part, c->meta.id, &c->out);
+		c->file.len -= want - part.len;
+		c->file.off = part.off;
+		if (r == 0)
+			continue;
+		if (errno == ENODATA)
+			c->file.len = 0;	/* shorter than promised */
 		if (errno == EAGAIN)
 			return 0;	/* the rest when it is writable */
 		if (errno != EINTR)
 			return -1;
+	}
+	return 0;
+}
+
+static int on_writable(struct evloop *l, struct rconn *c);
+
+/* The disk pool has read c's window: send it. */
+static void
+on_job_done(struct evloop *l, struct rconn *c)
+{
+	eventfd_t v;
+
+	if (atomic_load(&c->job->state) != DJ_DONE) {
+		(void)eventfd_read(c->job->efd, &v);
+		return;
+	}
+	job_unlink(l, c);
+	c->file_short = c->job->got < c->job->len;
+	djob_free(c->job);
+	c->job = NULL;
+	idle_touch(l, c);
+	if (set_mask(l, c, EV_WRITE) == -1 || on_writable(l, c) == -1)
+		rd_conn_free(l, c);
+}
+
+/* Slices and a file range: the slices first, with the file itself if it
+ * is small and in memory (one send, one packet), else with MSG_MORE, so
+ * that the head and the first of the file share a packet too. */
+static int
+send_with_file(struct evloop *l, struct rconn *c, struct svc_out *o)
+{
+	struct iovec iov[SVC_OUT_MAX + 1], f;
+	struct msghdr mh = { .msg_iov = iov };
+	size_t total = 0, left;
+	ssize_t w;
+	int n = o->n, i;
+
+	c->file = o->file;
+	c->file_short = false;
+	o->file.len = 0;
+	memcpy(iov, o->iov, (size_t)n * sizeof(iov[0]));
+	o->n = 0;
+	if (c->file.len <= sizeof(l->fbuf)) {
+		f.iov_base = l->fbuf;
+		f.iov_len = (size_t)c->file.len;
+		do
+			w = preadv2(c->file.fd, &f, 1, c->file.off, RWF_NOWAIT);
+		while (w == -1 && errno == EINTR);
+		if (w == (ssize_t)c->file.len) {
+			iov[n++] = f;
+			c->file.off += w;
+			c->file.len = 0;
+		}
+		/* Else not all in memory, or shorter now: sendfile sees to it. */
+	}
+	if (n == 0)
+		return send_file(l, c);
+	for (i = 0; i < n; i++)
+		total += iov[i].iov_len;
+	mh.msg_iovlen = (size_t)n;
+	do
+		w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT |
+		    (c->file.len > 0 ? MSG_MORE : 0));
+	while (w == -1 && errno == EINTR);
+	if (w == -1) {
+		if (errno != EAGAIN)
+			return -1;
+		w = 0;
+	}
+	c->out += (uint64_t)w;
+	if ((size_t)w == total)
+		return c->file.len > 0 ? send_file(l, c) : 0;
+	/* The rest of the slices (and of the small file) wait in pend; the
+	 * file range, if any, after them. */
+	n = iov_consume(iov, n, (size_t)w);
+	for (i = 0, left = 0; i < n; i++)
+		left += iov[i].iov_len;
+	if ((c->pend = malloc(left)) == NULL)
+		return -1;
+	c->pend_off = 0;
+	c->pend_len = 0;
+	for (i = 0; i < n; i++) {
+		memcpy(c->pend + c->pend_len, iov[i].iov_base, iov[i].iov_len);
+		c->pend_len += (uint32_t)iov[i].iov_len;
 	}
 	return 0;
 }
@@ -172,19 +370,15 @@ pending(const struct rconn *c)
 /* Send out; keep a copy of the slices that did not fit, and the file
  * range.  -1: the connection is dead. */
 static int
-send_out(struct rconn *c, struct svc_out *o)
+send_out(struct evloop *l, struct rconn *c, struct svc_out *o)
 {
 	struct msghdr mh = { .msg_iov = o->iov, .msg_iovlen = (size_t)o->n };
 	size_t left, total = o->n == 1 ? o->iov[0].iov_len : svc_out_len(o);
 	ssize_t w;
 	int i;
 
-	if (o->file.len > 0) {
-		c->file = o->file;
-		o->file.len = 0;
-		if (o->n == 0)
-			return send_file(c);
-	}
+	if (o->file.len > 0)
+		return send_with_file(l, c, o);
 	/* send() when there is one slice (echo): the kernel then has no
 	 * msghdr and iovec array to copy in. */
 	do
@@ -203,7 +397,7 @@ send_out(struct rconn *c, struct svc_out *o)
 	else
 		o->n = iov_consume(o->iov, o->n, (size_t)w);
 	if (o->n == 0)
-		return c->file.len > 0 ? send_file(c) : 0;
+		return 0;
 	left = svc_out_len(o);
 	if ((c->pend = malloc(left)) == NULL)
 		return -1;
@@ -231,7 +425,7 @@ advance(struct evloop *l, struct rconn *c, struct svc_out *o, int r)
 			c->status = SVC_ABORT;
 			return -1;
 		}
-		if (svc_out_pending(o) && send_out(c, o) == -1) {
+		if (svc_out_pending(o) && send_out(l, c, o) == -1) {
 			c->status = SVC_ABORT;
 			c->err = errno;
 			return -1;
@@ -324,7 +518,7 @@ on_writable(struct evloop *l, struct rconn *c)
 		c->pend = NULL;
 	}
 	if (c->file.len > 0) {
-		if (send_file(c) == -1) {
+		if (send_file(l, c) == -1) {
 			c->status = SVC_ABORT;
 			c->err = errno ? errno : -1;
 			return -1;
@@ -338,6 +532,11 @@ on_writable(struct evloop *l, struct rconn *c)
 static void
 conn_event(struct evloop *l, struct rconn *c, int mask)
 {
+	if (c->job != NULL) {
+		/* Unwatched while the disk works: an error or a hang-up. */
+		rd_conn_free(l, c);
+		return;
+	}
 	idle_touch(l, c);
 	if ((mask & EV_WRITE) && (c->mask & EV_WRITE) &&
 	    on_writable(l, c) == -1) {
@@ -361,6 +560,12 @@ rd_dispatch(struct evloop *l, const struct ev_fired *f, int n)
 			got |= RD_WOKEN;
 		else if ((c = l->conns[f[i].fd]) != NULL)
 			conn_event(l, c, f[i].mask);
+		else
+			for (c = l->jobs; c != NULL; c = c->jnext)
+				if (c->job->efd == f[i].fd) {
+					on_job_done(l, c);
+					break;
+				}
 	}
 	return got;
 }

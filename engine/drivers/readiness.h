@@ -18,6 +18,10 @@
 #include "evloop.h"
 #include "loops.h"
 
+#define RD_FILE_SMALL	(16 * 1024)	/* files read, not sendfile()d */
+
+struct djob;
+
 struct rconn {
 	int fd;
 	int mask;		/* interest the backend has for fd */
@@ -33,6 +37,9 @@ struct rconn {
 	char *pend;		/* unsent slices, or NULL */
 	uint32_t pend_off, pend_len;
 	struct svc_file file;	/* unsent file range (len 0: none) */
+	struct djob *job;	/* the disk pool reads the file for us */
+	bool file_short;	/* the pool found the file ends early */
+	struct rconn *jnext;	/* the loop's connections waiting so */
 	alignas(max_align_t) unsigned char st[];
 };
 
@@ -56,7 +63,9 @@ struct evloop {
 	pthread_mutex_t inbox_mu;
 	struct rconn *inbox;		/* under inbox_mu */
 	atomic_bool has_inbox;
+	struct rconn *jobs;	/* waiting for the disk pool */
 	char buf[SVC_RECV_MAX];
+	char fbuf[RD_FILE_SMALL];	/* a small file, sent with its head */
 };
 
 /* Take a new connection (accept_burst's taker; always true). */

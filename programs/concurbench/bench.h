@@ -92,7 +92,37 @@ int shist_from(struct shist *s, const struct hist *h);
 void shist_to(const struct shist *s, struct hist *h);	/* adds to h */
 void shist_free(struct shist *s);
 
-enum mode { MODE_PINGPONG, MODE_CONNRATE, MODE_STREAM, MODE_NBYTES };
+enum mode { MODE_PINGPONG, MODE_CONNRATE, MODE_STREAM, MODE_NBYTES,
+	MODE_FILE };
+
+/* --mode file: the paths asked for, and what each answer must be
+ * (files.c). */
+enum { FCHECK_NONE, FCHECK_BYTES, FCHECK_SHA256 };
+struct fentry {
+	char *path;		/* as sent */
+	uint64_t weight;
+	uint64_t size;		/* UINT64_MAX: not known */
+	const unsigned char *map;	/* --root: the local copy */
+	unsigned char sha[32];	/* --manifest */
+};
+struct fileset {
+	struct fentry *e;
+	size_t n, cap;
+	uint64_t *cum, total;	/* cumulative weights */
+	size_t maxpath;
+	int check;		/* FCHECK_* */
+};
+void files_add_path(struct fileset *fs, const char *path);
+void files_read_list(struct fileset *fs, const char *list);
+void files_map_root(struct fileset *fs, const char *root);
+void files_read_manifest(struct fileset *fs, const char *manifest);
+void files_ready(struct fileset *fs);
+size_t files_pick(const struct fileset *fs, uint64_t *rng);
+/* The request for path k into out (room for maxpath + host + 64). */
+size_t files_request(const struct fileset *fs, size_t k, bool http,
+    const char *host, unsigned char *out);
+long files_http_head(const unsigned char *buf, size_t len, int *status,
+    uint64_t *clen);
 
 /* Error kinds: the order of every report. */
 enum errkind {
@@ -173,6 +203,8 @@ struct config {
 	struct sockaddr_storage *src4, *src6;	/* --source, by family */
 	size_t nsrc4, nsrc6;
 	const struct proto *proto;	/* NULL: the mode's own messages */
+	struct fileset *files;		/* --mode file */
+	bool http;			/* --http: file mode's framing */
 	size_t window;		/* messages in flight per connection */
 };
 

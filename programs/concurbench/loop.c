@@ -28,6 +28,7 @@
 #include "bench.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -35,6 +36,8 @@
 #include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <nettle/sha2.h>
 
 #include "io.h"
 #include "log.h"
@@ -44,6 +47,18 @@
 #define NEVENTS		256
 
 enum cstate { C_IDLE, C_CONNECTING, C_UP, C_RETIRED };
+
+/* --mode file: the answer being read. */
+#define FHEAD_MAX	4096	/* an HTTP answer's head */
+struct fconn {
+	uint64_t rng;		/* which path next */
+	size_t k;		/* the path asked for */
+	bool body;		/* past the head (plain: always) */
+	uint64_t got, want;	/* body bytes; want UINT64_MAX: to EOF */
+	size_t hlen;
+	struct sha256_ctx sha;
+	unsigned char head[FHEAD_MAX];
+};
 
 struct conn {
 	struct hnode hn;	/* first: the heap gives it back */
@@ -71,6 +86,7 @@ struct conn {
 	const unsigned char *txp, *rxp;
 	size_t txl, rxl;
 	unsigned tm;		/* terminator bytes matched */
+	struct fconn *f;	/* --mode file */
 };
 
 struct worker {
@@ -94,6 +110,8 @@ struct worker {
 	bool until;		/* --reply-until */
 	bool check;		/* compare the answers' bytes */
 	bool nbytes;
+	const struct fileset *fs;	/* --mode file */
+	struct fconn *fconns;
 	size_t window;		/* 1 or a power of two */
 	size_t wmask;		/* window - 1 */
 	uint64_t io_timeout;
@@ -273,6 +291,20 @@ pattern(const struct worker *w, const struct conn *c, uint64_t m)
 static inline void
 msg_begin(struct worker *w, struct conn *c, uint64_t m)
 {
+	if (w->fs != NULL) {
+		struct fconn *f = c->f;
+
+		f->k = files_pick(w->fs, &f->rng);
+		c->txl = files_request(w->fs, f->k, w->cfg->http, w->cfg->host,
+		    c->txbuf);
+		c->txp = c->txbuf;
+		f->body = !w->cfg->http;
+		f->got = f->hlen = 0;
+		f->want = w->cfg->http ? 0 : UINT64_MAX;
+		if (w->fs->check == FCHECK_SHA256)
+			sha256_init(&f->sha);
+		return;
+	}
 	if (w->proto) {
 		prepare(w, c, m);
 		return;
@@ -480,6 +512,168 @@ until(const struct proto *pr, struct conn *c, const unsigned char *p,
 	return n;
 }
 
+/* --mode file: an answer that is not the file. */
+static void
+file_wrong(struct worker *w, struct conn *c, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+file_wrong(struct worker *w, struct conn *c, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	if (atomic_exchange(&w->sh->verify_reported, 1) == 0)
+		log_warnx("verify: connection %llu, %s: %s", (unsigned long long)
+		    c->id, w->fs->e[c->f->k].path, what);
+	report_first(&w->b, ERR_VERIFY, c->id, what);
+	fail(w, c, ERR_VERIFY);
+}
+
+/* The whole answer is in: is it the file?  1 if c was closed. */
+static int
+file_end(struct worker *w, struct conn *c, bool *done)
+{
+	const struct fentry *e = &w->fs->e[c->f->k];
+	uint8_t sum[SHA256_DIGEST_SIZE];
+
+	if (w->check && e->size != UINT64_MAX && c->f->got != e->size) {
+		file_wrong(w, c, "%llu bytes, the file has %llu",
+		    (unsigned long long)c->f->got, (unsigned long long)e->size);
+		return 1;
+	}
+	if (w->check && w->fs->check == FCHECK_SHA256) {
+		sha256_digest(&c->f->sha, sizeof(sum), sum);
+		if (memcmp(sum, e->sha, sizeof(sum)) != 0) {
+			file_wrong(w, c, "the SHA-256 is not the manifest's");
+			return 1;
+		}
+	}
+	*done = true;
+	complete(w, c, now_ns());
+	return !w->persistent;
+}
+
+/* Body bytes [p, p + n) at offset f->got: compared with the local copy,
+ * or hashed.  -1 if they are not the file's. */
+static int
+file_check(struct worker *w, struct conn *c, const unsigned char *p, size_t n)
+{
+	struct fconn *f = c->f;
+	const struct fentry *e = &w->fs->e[f->k];
+	size_t i;
+
+	if (e->size != UINT64_MAX && f->got + n > e->size) {
+		file_wrong(w, c, "more than the file's %llu bytes",
+		    (unsigned long long)e->size);
+		return -1;
+	}
+	if (!w->check)
+		return 0;
+	if (w->fs->check == FCHECK_BYTES && memcmp(p, e->map + f->got, n) != 0) {
+		for (i = 0; p[i] == e->map[f->got + i]; i++)
+			;
+		file_wrong(w, c, "byte %llu: expected 0x%02x, got 0x%02x",
+		    (unsigned long long)(f->got + i), e->map[f->got + i], p[i]);
+		return -1;
+	}
+	if (w->fs->check == FCHECK_SHA256)
+		sha256_update(&f->sha, n, p);
+	return 0;
+}
+
+/* --mode file: read an answer (HTTP: head and Content-Length bytes; plain:
+ * to the server's close).  0 when c lives on, 1 when it was closed. */
+static int
+file_recv(struct worker *w, struct conn *c, bool *done)
+{
+	struct fconn *f = c->f;
+	const unsigned char *p;
+	size_t len, take;
+	ssize_t n;
+	long hl;
+	int status;
+
+	for (;;) {
+		n = recv(c->fd, w->buf, SCRATCH, 0);
+		if (n == 0) {
+			if (!w->cfg->http && c->tx_m > c->rx_m)
+				return file_end(w, c, done);
+			report_first(&w->b, ERR_EOF, c->id, "the server closed "
+			    "the connection before the answer was complete");
+			fail(w, c, ERR_EOF);
+			return 1;
+		}
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 0;
+			fail_errno(w, c, errno, "recv");
+			return 1;
+		}
+		if (c->tx_m == c->rx_m) {
+			extra(w, c, (size_t)n);
+			return 1;
+		}
+		c->rx_total += (uint64_t)n;
+		c->deadline = w->now + w->io_timeout;
+		if (measuring(w, w->now))
+			bump(&w->b.st.bytes_rx, (uint64_t)n);
+		for (p = w->buf, len = (size_t)n; len > 0; p += take,
+		    len -= take) {
+			if (c->tx_m == c->rx_m) {
+				extra(w, c, len);
+				return 1;
+			}
+			if (!f->body) {
+				take = FHEAD_MAX - f->hlen < len ?
+				    FHEAD_MAX - f->hlen : len;
+				memcpy(f->head + f->hlen, p, take);
+				hl = files_http_head(f->head, f->hlen + take,
+				    &status, &f->want);
+				if (hl < 0 || (hl == 0 && f->hlen + take ==
+				    FHEAD_MAX)) {
+					file_wrong(w, c, "not an HTTP answer");
+					return 1;
+				}
+				if (hl == 0) {
+					f->hlen += take;
+					continue;
+				}
+				take = (size_t)hl - f->hlen;
+				f->hlen = 0;
+				if (status != 200 || f->want == UINT64_MAX) {
+					file_wrong(w, c, status != 200 ?
+					    "status %d" : "no Content-Length "
+					    "(status %d)", status);
+					return 1;
+				}
+				f->body = true;
+				if (f->want == 0 && file_end(w, c, done))
+					return 1;
+				continue;
+			}
+			take = len;
+			if (f->want != UINT64_MAX && take > f->want - f->got)
+				take = (size_t)(f->want - f->got);
+			if (file_check(w, c, p, take) == -1)
+				return 1;
+			f->got += take;
+			if (f->want != UINT64_MAX && f->got == f->want &&
+			    file_end(w, c, done))
+				return 1;
+		}
+		/* Plain answers end with the close, which edge-triggered
+		 * epoll may have reported with the last bytes: read on. */
+		if ((size_t)n < SCRATCH && w->cfg->http)
+			return 0;
+	}
+}
+
 /* Read and check what came.  0 when c lives on, 1 when it was closed
  * (failed, or its request done in a per-request mode). */
 static int
@@ -490,6 +684,8 @@ do_recv(struct worker *w, struct conn *c, bool *done)
 	size_t asked, len, take, i;
 	ssize_t n;
 
+	if (w->fs != NULL)
+		return file_recv(w, c, done);
 	for (;;) {
 		allowed = expected(w, c);
 		/* Nothing is owed: read a little to say what it is. */
@@ -879,6 +1075,7 @@ tcp_worker_free(struct wbase *b)
 	free(w->conns);
 	free(w->tsbuf);
 	free(w->protobuf);
+	free(w->fconns);
 	heap_free(&w->heap);
 	free(w);
 }
@@ -902,7 +1099,9 @@ tcp_worker_new(struct shared *sh, unsigned id, uint64_t first,
 	w->cfg = cfg;
 	w->proto = p;
 	w->nconns = w->live = nconns;
-	w->persistent = cfg->mode == MODE_PINGPONG || cfg->mode == MODE_STREAM;
+	w->persistent = cfg->mode == MODE_PINGPONG || cfg->mode == MODE_STREAM ||
+	    (cfg->mode == MODE_FILE && cfg->http);
+	w->fs = cfg->mode == MODE_FILE ? cfg->files : NULL;
 	w->have_pwait2 = true;
 	w->tx_len = cfg->mode == MODE_NBYTES ? sh->nbreq_len : cfg->size;
 	w->rx_len = cfg->size;
@@ -926,8 +1125,14 @@ tcp_worker_new(struct shared *sh, unsigned id, uint64_t first,
 		if (per)
 			w->protobuf = calloc(nconns, per);
 	}
+	if (w->fs != NULL) {
+		per = w->fs->maxpath + strlen(cfg->host) + 64;
+		w->protobuf = calloc(nconns, per);
+		w->fconns = calloc(nconns, sizeof(*w->fconns));
+	}
 	if (w->conns == NULL || w->tsbuf == NULL || w->ep == -1 ||
-	    heap_init(&w->heap, nconns) == -1 || (per && !w->protobuf)) {
+	    heap_init(&w->heap, nconns) == -1 || (per && !w->protobuf) ||
+	    (w->fs != NULL && w->fconns == NULL)) {
 		tcp_worker_free(&w->b);
 		return NULL;
 	}
@@ -943,6 +1148,13 @@ tcp_worker_new(struct shared *sh, unsigned id, uint64_t first,
 		c->ts = w->tsbuf + i * cfg->window;
 		c->txl = w->tx_len;
 		c->rxl = w->rx_len;
+		if (w->fs != NULL) {
+			c->f = &w->fconns[i];
+			c->f->rng = (c->id + 1) * 0x9e3779b97f4a7c15ull;
+			c->txbuf = w->protobuf + i * per;
+			c->txp = c->txbuf;
+			continue;
+		}
 		if (p == NULL)
 			continue;
 		c->txbuf = w->protobuf + i * per;

@@ -52,7 +52,7 @@ usage(int code)
 "usage: concurbench HOST PORT [options]\n"
 "       concurbench HOST:PORT... [options]\n"
 "       concurbench --merge FILE... [--json] [--histogram FILE] [--hgrm FILE]\n"
-"  -m, --mode MODE        pingpong (default), connrate, stream, nbytes\n"
+"  -m, --mode MODE        pingpong (default), connrate, stream, nbytes, file\n"
 "  -u, --udp              UDP datagrams with sequence numbers (pingpong, -r)\n"
 "  -c, --connections N    connections (workers in connrate/nbytes); 64\n"
 "  -s, --size BYTES       message size (nbytes: reply size); 64 (stream: 16k)\n"
@@ -76,6 +76,13 @@ usage(int code)
 "      --reply-bytes N    the answer is N bytes of anything\n"
 "      --reply-until TEXT the answer ends with TEXT (like \\n)\n"
 "      --no-verify        do not check the replies\n"
+"File mode (-m file; a connection per request, or --http keep-alive):\n"
+"      --path PATH        ask for PATH (repeatable; chosen uniformly)\n"
+"      --paths FILE       the paths in FILE, one a line: PATH or WEIGHT PATH\n"
+"      --http             HTTP/1.1 GET on kept-alive connections (default:\n"
+"                         plain requests, PATH and CRLF, the file to EOF)\n"
+"      --root DIR         check every byte against the files under DIR\n"
+"      --manifest FILE    check sizes and SHA-256 (lines: SIZE SHA256 PATH)\n"
 "  -i, --interval TIME    print results every TIME (JSON: always, 1s)\n"
 "      --json             one JSON object on stdout\n"
 "      --histogram FILE   write the latency histogram and counts to FILE\n"
@@ -119,6 +126,7 @@ enum {
 	O_WARMUP = 256, O_CPW, O_CTIMEO, O_IOTIMEO, O_CLOSE, O_NOVERIFY,
 	O_JSON, O_HIST, O_MERGE, O_HGRM, O_SOURCE, O_CRATE, O_RAMP,
 	O_REQUEST, O_PAYLOAD, O_EXPECT, O_RBYTES, O_RUNTIL, O_START,
+	O_FPATH, O_FPATHS, O_FHTTP, O_FROOT, O_FMANIFEST,
 };
 
 static const struct option longopts[] = {
@@ -145,6 +153,11 @@ static const struct option longopts[] = {
 	{ "reply-bytes", required_argument, NULL, O_RBYTES },
 	{ "reply-until", required_argument, NULL, O_RUNTIL },
 	{ "no-verify", no_argument, NULL, O_NOVERIFY },
+	{ "path", required_argument, NULL, O_FPATH },
+	{ "paths", required_argument, NULL, O_FPATHS },
+	{ "http", no_argument, NULL, O_FHTTP },
+	{ "root", required_argument, NULL, O_FROOT },
+	{ "manifest", required_argument, NULL, O_FMANIFEST },
 	{ "json", no_argument, NULL, O_JSON },
 	{ "histogram", required_argument, NULL, O_HIST },
 	{ "hgrm", required_argument, NULL, O_HGRM },
@@ -160,7 +173,7 @@ static const struct option longopts[] = {
  * options does not matter, and --version after them exits first). */
 struct later {
 	const char *hist, *hgrm, *start_at, *request, *payload, *expect,
-	    *until;
+	    *until, *paths, *root, *manifest;
 	const char *sources[64];
 	int nsources;
 	uint64_t reply_bytes;
@@ -168,6 +181,7 @@ struct later {
 };
 
 static struct config *gcfg;
+static struct fileset files;
 static bool gjson;
 static bool merge;
 static struct later lt;
@@ -346,6 +360,41 @@ build_proto(struct config *cfg)
 	cfg->proto = &p;
 }
 
+/* --mode file: the paths, and what checks their answers. */
+static void
+build_files(struct config *cfg)
+{
+	bool any = files.n > 0 || lt.paths || lt.root || lt.manifest ||
+	    cfg->http;
+
+	if (cfg->mode != MODE_FILE) {
+		if (any)
+			die(64, "--path, --paths, --http, --root and --manifest "
+			    "are for -m file");
+		return;
+	}
+	if (cfg->udp || cfg->proto)
+		die(64, "-m file makes its own requests (no -u, --request, "
+		    "--payload)");
+	if (lt.paths)
+		files_read_list(&files, lt.paths);
+	if (files.n == 0)
+		die(64, "-m file needs the paths to ask for: --path PATH or "
+		    "--paths FILE");
+	if (lt.root && lt.manifest)
+		die(64, "--root or --manifest, not both");
+	if (lt.root)
+		files_map_root(&files, lt.root);
+	else if (lt.manifest)
+		files_read_manifest(&files, lt.manifest);
+	else if (cfg->verify)
+		die(64, "-m file checks every answer against the files: give "
+		    "--root DIR (a copy of them here) or --manifest FILE, or "
+		    "--no-verify");
+	files_ready(&files);
+	cfg->files = &files;
+}
+
 /* Checks that need every option. */
 static void
 check_args(struct config *cfg, int nops, char **ops)
@@ -362,15 +411,15 @@ check_args(struct config *cfg, int nops, char **ops)
 	if (cfg->ramp && !cfg->rate)
 		die(64, "--ramp: a ramp needs a rate (-r)");
 	if (cfg->connect_rate && cfg->mode != MODE_PINGPONG &&
-	    cfg->mode != MODE_STREAM)
+	    cfg->mode != MODE_STREAM && (cfg->mode != MODE_FILE || !cfg->http))
 		die(64, "--connect-rate: in %s mode every request is a "
 		    "connection; use -r", mode_name(cfg->mode));
 	if (cfg->connect_rate && cfg->udp)
 		die(64, "--connect-rate is for TCP");
 	if (cfg->per_worker && cfg->mode != MODE_CONNRATE &&
-	    cfg->mode != MODE_NBYTES)
-		die(64, "--connections-per-worker is for connrate and "
-		    "nbytes");
+	    cfg->mode != MODE_NBYTES && (cfg->mode != MODE_FILE || cfg->http))
+		die(64, "--connections-per-worker is for connrate, nbytes and "
+		    "plain file");
 	if (cfg->udp && cfg->mode != MODE_PINGPONG)
 		die(64, "-u: UDP runs ping-pong (closed loop) or, with -r, "
 		    "open loop; not %s", mode_name(cfg->mode));
@@ -383,6 +432,7 @@ check_args(struct config *cfg, int nops, char **ops)
 	if (cfg->udp && !lt.have_iotimeo)
 		cfg->io_timeout = UDP_IO_TIMEOUT;
 	build_proto(cfg);
+	build_files(cfg);
 	if (cfg->duration == 0 && cfg->limit == 0 && cfg->per_worker == 0)
 		cfg->duration = DEFAULT_DURATION;
 	if (lt.start_at)
@@ -426,7 +476,7 @@ parse_args(int argc, char **argv, struct config *cfg)
 		case 'm':
 			if (mode_parse(optarg, &cfg->mode) == -1)
 				die(64, "unknown mode '%s' (pingpong, "
-				    "connrate, stream, nbytes)", optarg);
+				    "connrate, stream, nbytes, file)", optarg);
 			break;
 		case 'u':
 			cfg->udp = true;
@@ -518,6 +568,21 @@ parse_args(int argc, char **argv, struct config *cfg)
 			break;
 		case O_NOVERIFY:
 			cfg->verify = false;
+			break;
+		case O_FPATH:
+			files_add_path(&files, optarg);
+			break;
+		case O_FPATHS:
+			lt.paths = optarg;
+			break;
+		case O_FHTTP:
+			cfg->http = true;
+			break;
+		case O_FROOT:
+			lt.root = optarg;
+			break;
+		case O_FMANIFEST:
+			lt.manifest = optarg;
 			break;
 		case O_JSON:
 			cfg->json = true;
@@ -847,7 +912,8 @@ run(struct config *cfg, struct results *res)
 	for (i = 0, cnt = 0; i < nw; i++)
 		cnt += atomic_load(&w[i]->st.connects);
 	if (cnt == 0 && (cfg->mode == MODE_PINGPONG || cfg->mode ==
-	    MODE_STREAM) && !cfg->connect_rate && !sig_peek(SIGINT) &&
+	    MODE_STREAM || (cfg->mode == MODE_FILE && cfg->http)) &&
+	    !cfg->connect_rate && !sig_peek(SIGINT) &&
 	    !sig_peek(SIGTERM)) {
 		atomic_store(&sh.stop, 1);
 		log_warnx("no connection could be opened");

@@ -43,7 +43,7 @@ const char *const errkind_name[ERR_NKINDS] = {
 };
 
 static const char *const mode_names[] = {
-	"pingpong", "connrate", "stream", "nbytes",
+	"pingpong", "connrate", "stream", "nbytes", "file",
 };
 
 const char *
@@ -197,6 +197,13 @@ report_text(const struct results *r)
 	if (c->proto)
 		printf("  request %s, answer %s\n", c->proto->req_text,
 		    c->proto->rule_text);
+	if (c->mode == MODE_FILE)
+		printf("  files: %s requests for %zu path(s), checked %s\n",
+		    c->http ? "HTTP/1.1 keep-alive" : "plain (a connection "
+		    "each)", c->files ? c->files->n : (size_t)0,
+		    c->files == NULL || !c->verify ? "not at all" :
+		    c->files->check == FCHECK_BYTES ? "byte by byte" :
+		    "by size and SHA-256");
 	printf("%-13s %" PRIu64 " in %.3f s = %.1f %s/s\n",
 	    c->mode == MODE_CONNRATE ? "connections" : "requests",
 	    r->completed, secs(r->elapsed), req_rate(r), unit(c));
@@ -223,7 +230,7 @@ report_text(const struct results *r)
 		    r->completed, r->lost, r->issued ? 100.0 *
 		    (double)r->lost / (double)r->issued : 0.0, r->duplicate,
 		    r->reordered, r->late);
-	if (c->mode == MODE_STREAM)
+	if (c->mode == MODE_STREAM || c->mode == MODE_FILE)
 		printf("throughput    sent %.2f MB/s, received %.2f MB/s\n",
 		    per_sec(r->bytes_tx, r->elapsed) / 1e6,
 		    per_sec(r->bytes_rx, r->elapsed) / 1e6);

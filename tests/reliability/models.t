@@ -19,11 +19,37 @@ conform() {
 	fi
 }
 
+# The file service's tree and the paths concurbench asks for.
+FILES=$T/files
+mkdir -p "$FILES/d"
+head -c 200000 /dev/urandom >"$FILES/d/a.bin"
+printf 'text\n' >"$FILES/t.txt"
+printf '/d/a.bin\n/t.txt\n' >"$T/paths"
+
+# file_conform DESC MODEL: both framings, every byte checked.
+file_conform() {
+	local desc=$1 c=4 mode
+	[ "$2" = iterative ] && c=1
+	for mode in http plain; do
+		if "$BIN/concurbench" 127.0.0.1 "$PORT" -m file \
+		    $([ $mode = http ] && echo --http) --paths "$T/paths" \
+		    --root "$FILES" -n 100 -c "$c" -t 1 --io-timeout 30s \
+		    >"$T/conform.out" 2>&1; then
+			pass "$desc: file $mode: 100 files byte-exact"
+		else
+			fail "$desc: file $mode: 100 files byte-exact" \
+			    "$(tail -n 5 "$T/conform.out")"
+		fi
+	done
+}
+
 secs=${REL_HOSTILE_SECS:-3}
 for m in $(rel_models); do
-	for s in echo discard chargen daytime time nbytes; do
+	for s in echo discard chargen daytime time nbytes file; do
 		desc="$m/$s"
-		rel_serve "$desc" -m "$m" -s "$s" -b 127.0.0.1
+		extra=()
+		[ "$s" = file ] && extra=(--root "$FILES")
+		rel_serve "$desc" -m "$m" -s "$s" -b 127.0.0.1 "${extra[@]}"
 		case $? in 0) ;; 2) continue 2 ;; *) continue ;; esac
 		case $s in
 		echo)
@@ -40,6 +66,7 @@ for m in $(rel_models); do
 		nbytes)
 			conform "$desc" nbytes-valid
 			conform "$desc" nbytes-malformed ;;
+		file) file_conform "$desc" "$m" ;;
 		esac
 		[ "$s" = echo ] && [ "$secs" != 0 ] && rel_hostile "$desc" "$m" "$secs"
 		rel_finish "$desc" 30

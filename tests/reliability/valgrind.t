@@ -41,7 +41,11 @@ vg_logs() {
 	[ "$bad" = 0 ] || cp -r "$VGDIR" "${REL_KEEP:-$TOP/build}/" 2>/dev/null
 }
 
-services=${REL_SERVICES:-echo discard chargen daytime time nbytes exec}
+services=${REL_SERVICES:-echo discard chargen daytime time nbytes file exec}
+FILES=$T/files
+mkdir -p "$FILES"
+head -c 100000 /dev/urandom >"$FILES/a.bin"
+printf 'text\n' >"$FILES/t.txt"
 for m in $(rel_models); do
 	for s in $services; do
 		desc="valgrind $m/$s"
@@ -57,6 +61,8 @@ for m in $(rel_models); do
 		esac
 		if [ "$s" = exec ]; then
 			rel_serve "$desc" -m "$m" -s exec -b 127.0.0.1 -- /bin/cat || continue
+		elif [ "$s" = file ]; then
+			rel_serve "$desc" -m "$m" -s file --root "$FILES" -b 127.0.0.1 || continue
 		else
 			rel_serve "$desc" -m "$m" -s "$s" -b 127.0.0.1 || continue
 		fi
@@ -79,6 +85,18 @@ for m in $(rel_models); do
 		nbytes)
 			conform "$desc" nbytes-valid
 			conform "$desc" nbytes-malformed ;;
+		file)
+			for fm in --http plain; do
+				if "$BIN/concurbench" 127.0.0.1 "$PORT" -m file \
+				    $([ $fm = --http ] && echo --http) --path /a.bin \
+				    --path /t.txt --root "$FILES" -n 40 -c 2 -t 1 \
+				    --io-timeout 60s >"$T/conform.out" 2>&1; then
+					pass "$desc: file $fm: 40 files byte-exact"
+				else
+					fail "$desc: file $fm: 40 files byte-exact" \
+					    "$(tail -n 5 "$T/conform.out")"
+				fi
+			done ;;
 		esac
 		rel_finish "$desc" 60
 		vg_logs "$desc"

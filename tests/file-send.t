@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# file-send.t: how the file service's bytes leave, under each driver
+# (blocking: thread; readiness: epoll; completion: uring): a 0-byte file,
+# a 5 GiB sparse file read past 4 GiB (HTTP Range), a file truncated while
+# it is sent (that connection ends, logged, the server goes on), a file
+# that grows while it is sent (sent at the length it had), a file not in
+# the page cache (epoll: read by the disk pool's threads, not the loop;
+# every byte right), and wrk and ab, keep-alive, without an error.
+. "$(dirname "$0")/lib.sh"
+
+[ -x "$BIN/concurd" ] || skip_all "concurd is not built"
+command -v curl >/dev/null || skip_all "curl is not installed"
+
+R=$T/root
+mkdir -p "$R"
+: >"$R/empty"
+printf 'notes\n' >"$R/notes.txt"
+head -c 2000000 /dev/urandom >"$R/cold.bin"
+# 5 GiB, sparse: a marker past 4 GiB, nothing else on disk.
+truncate -s 5G "$R/huge.bin"
+printf 'MARKER-4.5G' | dd of="$R/huge.bin" bs=1 seek=4831838208 conv=notrunc status=none
+check "the 5 GiB file is sparse (a few blocks on disk)" test "$(du -k "$R/huge.bin" | cut -f1)" -lt 1024
+
+evict() { dd if="$1" iflag=nocache count=0 status=none; }
+
+for m in thread epoll uring; do
+	LOG=$T/log.$m
+	if ! start_server "$LOG" "$BIN/concurd" -m "$m" -s file --root "$R" -b 127.0.0.1 -p 0; then
+		if grep -q 'io_uring' "$LOG"; then skip "$m: unavailable here"; continue; fi
+		fail "$m: concurd starts"; continue
+	fi
+	U=http://127.0.0.1:$PORT
+
+	# Not in the page cache (first: the pool starts with its first job).
+	before=$(nthreads_of "$SERVER_PID")
+	evict "$R/cold.bin"
+	curl -sS -o "$T/cold" "$U/cold.bin"
+	check "$m: a file not in the page cache: every byte right" cmp -s "$T/cold" "$R/cold.bin"
+	if [ "$m" = epoll ]; then
+		after=$(nthreads_of "$SERVER_PID")
+		check "$m: ...read by the disk pool's threads ($before -> $after threads)" \
+		    test "$after" -gt "$before"
+	fi
+
+	o=$(curl -sS -D - -o "$T/e" "$U/empty")
+	like "$o" 'Content-Length: 0' "$m: a 0-byte file: Content-Length 0"
+	check "$m: ...and no body" test ! -s "$T/e"
+	o=$(printf '/empty\r\n' | timeout 5 curl -sS "gopher://127.0.0.1:$PORT/0/empty" | wc -c)
+	is "$o" 0 "$m: a 0-byte file over Gopher: nothing, then the close"
+
+	o=$(curl -sS -I "$U/huge.bin" | tr -d '\r' | sed -n 's/^Content-Length: //p')
+	is "$o" 5368709120 "$m: 5 GiB: the length past 32 bits"
+	o=$(curl -sS -r 4831838208-4831838218 "$U/huge.bin")
+	is "$o" MARKER-4.5G "$m: 5 GiB: a range past 4 GiB is read from there"
+	o=$(curl -sS -r -5 "$U/huge.bin" | od -An -tx1 | tr -d ' \n')
+	is "$o" 0000000000 "$m: 5 GiB: its last bytes"
+
+	# Truncated while it is sent: 64 MiB (sparse), read slowly, cut to 1 MiB.
+	truncate -s 64M "$R/shrink.bin"
+	curl -sS --limit-rate 8M -o "$T/shrink" "$U/shrink.bin" 2>"$T/curl.err" &
+	cpid=$!
+	track "$cpid"
+	sleep 0.5
+	truncate -s 1M "$R/shrink.bin"
+	wait "$cpid"; st=$?
+	is "$st" 18 "$m: a file truncated mid-send: the client sees it cut short (curl 18)"
+	check "$m: ...having got less than promised" test "$(stat -c %s "$T/shrink")" -lt 67108864
+	wait_for 5 grep -q 'ended [0-9]* bytes early; closing' "$LOG"
+	like "$(cat "$LOG")" 'the file ended [0-9]+ bytes early; closing' "$m: ...and the server logs it"
+	is "$(curl -s -o /dev/null -w '%{http_code}' "$U/notes.txt")" 200 "$m: ...and serves on"
+
+	# Grown while it is sent: the length it had.
+	head -c 8388608 /dev/zero >"$R/grow.bin"
+	curl -sS --limit-rate 8M -o "$T/grow" "$U/grow.bin" 2>"$T/curl.err" &
+	cpid=$!
+	track "$cpid"
+	sleep 0.3
+	head -c 1048576 /dev/zero >>"$R/grow.bin"
+	wait "$cpid"; st=$?
+	is "$st/$(stat -c %s "$T/grow")" "0/8388608" "$m: a file that grows mid-send: sent whole, at its old length"
+	rm -f "$R/grow.bin" "$R/shrink.bin"
+
+	if command -v wrk >/dev/null; then
+		o=$(wrk -t1 -c8 -d1s "$U/notes.txt" 2>&1)
+		like "$o" 'Requests/sec: +[1-9]' "$m: wrk keep-alive: requests answered"
+		unlike "$o" 'Non-2xx|Socket errors' "$m: wrk: no error"
+	else
+		skip "$m: wrk is not installed"
+	fi
+	if command -v ab >/dev/null; then
+		o=$(ab -k -n 400 -c 8 "$U/cold.bin" 2>&1)
+		like "$o" 'Complete requests: +400' "$m: ab -k: 400 requests"
+		like "$o" 'Failed requests: +0' "$m: ab: none failed"
+		like "$o" 'Keep-Alive requests: +400' "$m: ab: all kept alive (HTTP/1.0)"
+	else
+		skip "$m: ab is not installed"
+	fi
+	stop_concurd
+	is "$SERVER_STATUS" 0 "$m: exits 0 on SIGTERM"
+done
+done_testing
