@@ -115,6 +115,8 @@ read_arm(struct uloop *lp, struct uconn *c)
 	    c->out.file.len < size ? (unsigned)c->out.file.len : size,
 	    (uint64_t)c->out.file.off);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
+	if (c->read_async)
+		sqe->flags |= IOSQE_ASYNC;
 	sqe->buf_group = c->read_big ? BGID_BIG : BGID;
 	io_uring_sqe_set_data64(sqe, UD(c, OP_READ));
 	c->reading = true;
@@ -565,10 +567,21 @@ uc_on_read(struct uloop *lp, struct uconn *c, int res, unsigned flags)
 			c->out_bid = (uint16_t)bid;
 			c->out.file.off += res;
 			c->out.file.len -= (uint64_t)res;
+			if (c->out.file.len == 0)
+				c->read_async = false;	/* the next file may be cached */
 		}
 	} else if (res == 0 && !c->closing) {
 		svc_file_short(c->meta.id, c->out.file.len);
 		uc_end(lp, c, ENODATA);
+	} else if (res == -EAGAIN && !c->read_async) {
+		/* A file opened O_NONBLOCK whose pages are not cached: the
+		 * ring will not wait for the disk itself; its workers will,
+		 * off this thread.  Asked again at once, it would spin. */
+		c->read_async = true;
+	} else if (res == -EAGAIN) {
+		log_info("conn %llu: the file keeps saying EAGAIN; closing",
+		    (unsigned long long)c->meta.id);
+		uc_end(lp, c, EAGAIN);
 	} else if (res == -ENOBUFS && c->read_big) {
 		c->read_small = true;	/* the big pool is dry */
 	} else if (res == -ENOBUFS) {
@@ -577,8 +590,7 @@ uc_on_read(struct uloop *lp, struct uconn *c, int res, unsigned flags)
 			c->snext = lp->starved;
 			lp->starved = c;
 		}
-	} else if (res < 0 && res != -ECANCELED && res != -EINTR &&
-	    res != -EAGAIN) {
+	} else if (res < 0 && res != -ECANCELED && res != -EINTR) {
 		log_info("conn %llu: reading the file: %s",
 		    (unsigned long long)c->meta.id, strerror(-res));
 		uc_end(lp, c, -res);

@@ -45,6 +45,9 @@ struct uconn {
 	bool reading;		/* a read of the file range is in flight */
 	bool read_big;		/* ...into a buffer of the big pool */
 	bool read_small;	/* the big pool was dry: small ones next */
+	bool read_async;	/* the file said EAGAIN (not in the page
+				 * cache, opened O_NONBLOCK): read in
+				 * io_uring's workers from now on */
 	bool started;		/* the service's start() was called */
 	bool moving;		/* going to another ring once quiet */
 	int err;		/* the errno that ended it, or 0 */
