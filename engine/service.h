@@ -81,6 +81,8 @@ enum {
 };
 
 #define SVC_READ_ALWAYS	0x1	/* input() never emits; read even when blocked */
+#define SVC_FILES	0x2	/* emits file ranges: the drivers that send
+				 * them with sendfile(2) serve it best */
 
 struct conn_meta;
 

@@ -2,7 +2,8 @@
 # default-model.t: without -m, concurd serves TCP with io_uring's loops
 # where the kernel allows them, else with epoll's (a seccomp filter that
 # refuses io_uring, as many containers have, and -v says why); --reuseport
-# picks epoll (a listener per loop); UDP is served iteratively.
+# picks epoll (a listener per loop), and so does a service that sends files
+# (sendfile costs no copy); UDP is served iteratively.
 . "$(dirname "$0")/lib.sh"
 
 [ -x "$BIN/concurd" ] || skip_all "bin/concurd not built"
@@ -38,5 +39,8 @@ serve "$T/r.log" "$BIN/concurd" --reuseport &&
     is "$(model_of "$T/r.log")" epoll "--reuseport: epoll (a listener per loop)"
 serve "$T/u.log" "$BIN/concurd" --udp &&
     is "$(model_of "$T/u.log")" iterative "--udp: iterative"
+mkdir -p "$T/root"
+serve "$T/f.log" "$BIN/concurd" -s file --root "$T/root" &&
+    is "$(model_of "$T/f.log")" epoll "-s file: epoll (sendfile, where io_uring copies)"
 
 done_testing

@@ -527,8 +527,9 @@ parse(int argc, char **argv, struct cmdline *cl, struct server *srv)
 
 /* Without -m: io_uring's loops where the kernel allows them (fewer system
  * calls per message: the cheapest per request of the event models), else
- * epoll's; iteratively for UDP.  --reuseport needs a listener per loop,
- * which the readiness loops have. */
+ * epoll's; epoll's for a service that sends files (sendfile costs no copy;
+ * io_uring reads into its buffers); iteratively for UDP.  --reuseport
+ * needs a listener per loop, which the readiness loops have. */
 static const char *
 default_model(const struct server *srv, bool inetd)
 {
@@ -539,6 +540,8 @@ default_model(const struct server *srv, bool inetd)
 		return "iterative";
 	if (inetd || srv->reuseport || u == NULL)
 		return "epoll";
+	if (srv->svc != NULL && (srv->svc->flags & SVC_FILES))
+		return "epoll";	/* sendfile: no copy, where uring reads */
 	if (u->unavailable != NULL && (why = u->unavailable()) != NULL) {
 		log_verbose("io_uring is not available (%s): model epoll", why);
 		return "epoll";
@@ -555,14 +558,14 @@ configure(struct cmdline *cl, struct server *srv)
 	char err[256];
 	int i;
 
+	if ((srv->svc = service_find(cl->service)) == NULL)
+		fatalx(EX_USAGE, "unknown service '%s' (concurd --list shows them)",
+		    cl->service);
 	if (cl->model == NULL)
 		cl->model = default_model(srv, cl->inetd);
 	if ((srv->model = model_find(cl->model)) == NULL)
 		fatalx(EX_USAGE, "unknown model '%s' (concurd --list shows them)",
 		    cl->model);
-	if ((srv->svc = service_find(cl->service)) == NULL)
-		fatalx(EX_USAGE, "unknown service '%s' (concurd --list shows them)",
-		    cl->service);
 	if (svc_setup_init(&setup, srv->svc) == -1)
 		fatal(EX_OSERR, "service %s", srv->svc->name);
 	for (i = 0; i < cl->nsopt; i++) {
