@@ -1157,8 +1157,11 @@ tcp_worker_new(struct shared *sh, unsigned id, uint64_t first,
 		}
 		if (p == NULL)
 			continue;
-		c->txbuf = w->protobuf + i * per;
-		c->rxbuf = c->txbuf + (p->req.fixed ? 0 : p->req.maxlen);
+		if (w->protobuf != NULL) {
+			c->txbuf = w->protobuf + i * per;
+			c->rxbuf = c->txbuf + (p->req.fixed ? 0 :
+			    p->req.maxlen);
+		}
 		c->txp = p->req.fixed ? p->req.text : c->txbuf;
 		c->rxp = p->rule == REPLY_ECHO ? c->txp : p->expect.fixed ?
 		    p->expect.text : c->rxbuf;
