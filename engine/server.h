@@ -127,11 +127,14 @@ const struct model *model_find(const char *name);
 /* The stats line (SIGUSR1, --stats-interval) and the summary's shared
  * figures: per-worker spread ("3,4,5" or "-"; returns the slots) and CPU
  * seconds of this process and its reaped children (getrusage SELF +
- * CHILDREN). */
+ * CHILDREN) since server_cpu_baseline(): main calls it first thing, so what
+ * ran before exec is not counted, and again with forked = true in a process
+ * that carries on as the server after fork() (--daemon). */
 void server_log_stats(struct server *srv);
 /* Workers whose spread is reported (their slots' connection counts). */
 void server_set_workers(struct server *srv, int n);
 int server_spread(struct server *srv, char *buf, size_t len);
+int server_cpu_baseline(bool forked);
 int server_cpu(double *user, double *sys);
 
 #endif

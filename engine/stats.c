@@ -2,6 +2,11 @@
  * stats: the figures the stats line (SIGUSR1, --stats-interval) and the
  * exit summary share: the per-worker spread (UNP's meter) and the CPU time
  * of this process and its reaped children.
+ *
+ * The CPU time is counted from a baseline taken when concurd starts:
+ * getrusage() carries what the process did before exec (a wrapper script's
+ * own loop: RUSAGE_SELF) and what the children it reaped before exec used
+ * (RUSAGE_CHILDREN), none of which is the server's work.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -39,8 +44,10 @@ tv_sec(struct timeval tv)
 	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
-int
-server_cpu(double *user, double *sys)
+static double base_user, base_sys;
+
+static int
+cpu_now(double *user, double *sys)
 {
 	struct rusage self, kids;
 
@@ -49,6 +56,27 @@ server_cpu(double *user, double *sys)
 		return -1;
 	*user = tv_sec(self.ru_utime) + tv_sec(kids.ru_utime);
 	*sys = tv_sec(self.ru_stime) + tv_sec(kids.ru_stime);
+	return 0;
+}
+
+int
+server_cpu_baseline(bool forked)
+{
+	if (forked) {
+		/* fork(2) starts the child's counters at zero. */
+		base_user = base_sys = 0;
+		return 0;
+	}
+	return cpu_now(&base_user, &base_sys);
+}
+
+int
+server_cpu(double *user, double *sys)
+{
+	if (cpu_now(user, sys) == -1)
+		return -1;
+	*user = *user > base_user ? *user - base_user : 0;
+	*sys = *sys > base_sys ? *sys - base_sys : 0;
 	return 0;
 }
 

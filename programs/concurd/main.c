@@ -314,6 +314,7 @@ daemonize(void)
 		fatal(EX_OSERR, "fork");
 	if (pid > 0)
 		_exit(EX_OK);	/* the grandchild can never regain a tty */
+	(void)server_cpu_baseline(true);
 	if (chdir("/") == -1)
 		fatal(EX_OSERR, "chdir /");
 	if ((fd = open("/dev/null", O_RDWR)) == -1)
@@ -652,6 +653,7 @@ main(int argc, char **argv)
 	int lport, e;
 	long ncpu;
 
+	(void)server_cpu_baseline(false);
 	log_init(argv[0], LOG_NORMAL);
 	parse(argc, argv, &cl, &srv);
 	log_set_level(cl.verbosity);
