@@ -104,6 +104,8 @@ struct server {
 #define MODEL_PROCESS	0x2	/* connections served in child processes */
 #define MODEL_THREADS	0x4	/* connections served in threads */
 #define MODEL_LOOPS	0x8	/* event loops: many connections a thread */
+#define MODEL_REUSEPORT	0x10	/* --reuseport: a listener of its own per
+				 * worker (SO_REUSEPORT) */
 
 struct model {
 	const char *name;

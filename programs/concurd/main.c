@@ -62,8 +62,8 @@ usage(FILE *f)
 "      --defer-accept SEC  accept a connection when its first data comes\n"
 "                          (TCP_DEFER_ACCEPT; a silent one is dropped\n"
 "                          after SEC and the kernel's retries)\n"
-"      --reuseport         event loops: a SO_REUSEPORT listener per loop\n"
-"                          instead of one shared listener\n"
+"      --reuseport         select, poll, epoll: a SO_REUSEPORT listener per\n"
+"                          loop instead of one shared listener\n"
 "  -u, --udp               serve the service over UDP (iteratively)\n"
 "Limits:\n"
 "      --max-conns N       at most N connections at once; more wait in the\n"
@@ -592,6 +592,18 @@ configure(struct cmdline *cl, struct server *srv)
 		    srv->svc->name);
 	if (cl->port == NULL)
 		cl->port = srv->svc->name;
+	if (srv->reuseport && !(srv->model->flags & MODEL_REUSEPORT)) {
+		char which[128] = "";
+		size_t off = 0;
+
+		for (i = 0; models[i] != NULL && off < sizeof(which); i++)
+			if (models[i]->flags & MODEL_REUSEPORT)
+				off += (size_t)snprintf(which + off,
+				    sizeof(which) - off, "%s%s", off ? ", " : "",
+				    models[i]->name);
+		fatalx(EX_USAGE, "--reuseport: model %s has no listener per "
+		    "worker (models that do: %s)", srv->model->name, which);
+	}
 }
 
 /* Logging as asked: file, syslog. */
