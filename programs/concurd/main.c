@@ -586,10 +586,15 @@ configure(struct cmdline *cl, struct server *srv)
 			fatalx(EX_UNAVAILABLE, "model %s is not available: %s",
 			    srv->model->name, why);
 	}
-	if (cl->port == NULL && srv->svc->takeover != NULL && !cl->inetd &&
-	    getenv("LISTEN_FDS") == NULL)
+	if (cl->port == NULL && !cl->inetd && getenv("LISTEN_FDS") == NULL &&
+	    net_parse_port(srv->svc->name, srv->socktype) < 0)
 		fatalx(EX_USAGE, "-s %s has no well-known port: give -p PORT",
 		    srv->svc->name);
+	if (cl->port != NULL && !cl->inetd &&
+	    net_parse_port(cl->port, srv->socktype) < 0)
+		fatalx(EX_USAGE, "-p %s: not a port (a number from 0 to 65535, "
+		    "0 for any free one, or a service name such as echo)",
+		    cl->port);
 	if (cl->port == NULL)
 		cl->port = srv->svc->name;
 	if (srv->reuseport && !(srv->model->flags & MODEL_REUSEPORT)) {
