@@ -90,7 +90,7 @@ server_log_stats(struct server *srv)
 
 	if (server_cpu(&user, &sys) == -1)
 		log_warn("getrusage");
-	log_info("stats: active=%lld accepted=%llu served=%llu refused=%llu "
+	log_notice("stats: active=%lld accepted=%llu served=%llu refused=%llu "
 	    "(acl=%llu per_ip=%llu overload=%llu) timeouts=%llu errors=%llu "
 	    "resets=%llu bytes_in=%llu bytes_out=%llu workers=%d spread=%s cpu=%.6f",
 	    (long long)atomic_load(&s->active),

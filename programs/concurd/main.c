@@ -78,13 +78,15 @@ usage(FILE *f)
 "      --inetd             serve the one connection on stdin/stdout\n"
 "      --user NAME         drop privileges to NAME after binding\n"
 "      --group NAME        and to group NAME (default: NAME's group)\n"
-"      --daemon            detach: double fork, setsid, logs to syslog\n"
+"      --daemon            detach (double fork, setsid) once listening;\n"
+"                          logs to syslog\n"
 "      --pid-file FILE     write the server's pid to FILE\n"
 "Logging:\n"
 "  -v, --verbose           log every connection (twice: debug)\n"
-"  -q, --quiet             log errors only\n"
+"  -q, --quiet             errors and warnings only (and the listening,\n"
+"                          stats and summary lines)\n"
 "      --syslog            log to syslog instead of stderr\n"
-"      --log-file FILE     log to FILE (SIGHUP reopens it)\n"
+"      --log-file FILE     log to FILE, lines timestamped (SIGHUP reopens)\n"
 "      --stats-interval SEC  log a stats line every SEC (SIGUSR1: now)\n"
 "Other:\n"
 "  -l, --list[=KIND]       list models, services and service options, one\n"
@@ -166,7 +168,7 @@ summary(struct server *srv)
 		log_warn("getrusage");
 		return;
 	}
-	log_info("summary: model=%s service=%s%s connections=%llu "
+	log_notice("summary: model=%s service=%s%s connections=%llu "
 	    "bytes_in=%llu bytes_out=%llu errors=%llu resets=%llu refused=%llu "
 	    "udp_dropped=%llu user=%.6f sys=%.6f cpu=%.6f "
 	    "cpu_us_per_conn=%.1f workers=%d spread=%s",
@@ -298,25 +300,71 @@ drop_privileges(const char *user, const char *group)
 	log_verbose("running as uid %d gid %d", (int)getuid(), (int)getgid());
 }
 
-static void
-daemonize(void)
-{
-	pid_t pid;
-	int fd;
+/*
+ * --daemon, in two halves around the rest of the start.  daemon_begin():
+ * double fork and setsid; the process that ran concurd waits on a pipe
+ * until the server is up, so a failure before that (a pid file that cannot
+ * be written...) is still said on the terminal, and its exit status is the
+ * server's.  daemon_ready(): the server is up; standard input, output and
+ * error to /dev/null, and the waiting process exits 0.
+ */
+static int daemon_fd = -1;	/* the pipe's write end, until ready */
 
+static void
+daemon_exiting(int status, void *arg)
+{
+	unsigned char code = (unsigned char)(status == 0 ? EX_SOFTWARE : status);
+
+	(void)arg;
+	if (daemon_fd >= 0)
+		(void)io_write_all(daemon_fd, &code, 1);
+}
+
+static void
+daemon_begin(void)
+{
+	unsigned char code;
+	pid_t pid;
+	int p[2];
+	ssize_t n;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		fatal(EX_OSERR, "pipe");
 	if ((pid = fork()) == -1)
 		fatal(EX_OSERR, "fork");
-	if (pid > 0)
-		_exit(EX_OK);
+	if (pid > 0) {
+		close(p[1]);
+		do
+			n = read(p[0], &code, 1);
+		while (n == -1 && errno == EINTR);
+		if (n == 1)
+			_exit(code);
+		if (n == -1)
+			fatal(EX_OSERR, "--daemon: waiting for the server");
+		fatalx(EX_SOFTWARE, "--daemon: the server ended before it was "
+		    "up");
+	}
+	close(p[0]);
 	if (setsid() == -1)
 		fatal(EX_OSERR, "setsid");
 	if ((pid = fork()) == -1)
 		fatal(EX_OSERR, "fork");
 	if (pid > 0)
 		_exit(EX_OK);	/* the grandchild can never regain a tty */
+	daemon_fd = p[1];
+	if (on_exit(daemon_exiting, NULL) != 0)
+		fatalx(EX_OSERR, "on_exit");
 	(void)server_cpu_baseline(true);
 	if (chdir("/") == -1)
 		fatal(EX_OSERR, "chdir /");
+}
+
+static void
+daemon_ready(void)
+{
+	unsigned char ok = EX_OK;
+	int fd;
+
 	if ((fd = open("/dev/null", O_RDWR)) == -1)
 		fatal(EX_OSERR, "/dev/null");
 	if (dup2(fd, STDIN_FILENO) == -1 || dup2(fd, STDOUT_FILENO) == -1 ||
@@ -324,6 +372,11 @@ daemonize(void)
 		fatal(EX_OSERR, "dup2");
 	if (fd > STDERR_FILENO)
 		close(fd);
+	fd = daemon_fd;
+	daemon_fd = -1;
+	if (io_write_all(fd, &ok, 1) == -1)
+		log_warn("--daemon: telling the starting process");
+	close(fd);
 }
 
 static void
@@ -624,9 +677,15 @@ setup_logging(struct cmdline *cl)
 	if (cl->logfile != NULL && log_set_file(cl->logfile) == -1)
 		fatal(EX_CANTCREAT, "--log-file %s", cl->logfile);
 	/* Under inetd the socket may be our stderr: never log into it. */
-	if (cl->use_syslog || (cl->daemon && cl->logfile == NULL) ||
-	    (cl->inetd && cl->logfile == NULL && is_socket(STDERR_FILENO)))
+	if (cl->inetd && is_socket(STDERR_FILENO)) {
+		if (cl->logfile == NULL)
+			log_set_syslog(true);
+		return;
+	}
+	if (cl->use_syslog || (cl->daemon && cl->logfile == NULL))
 		log_set_syslog(true);
+	/* Until it is up, whoever started the server hears why it failed. */
+	log_set_stderr_copy(true);
 }
 
 /* The listener: systemd's, or our own.  Returns its port. */
@@ -674,8 +733,6 @@ main(int argc, char **argv)
 	log_init(argv[0], LOG_NORMAL);
 	parse(argc, argv, &cl, &srv);
 	log_set_level(cl.verbosity);
-	if (cl.verbosity >= LOG_VERBOSE)
-		log_set_timestamps(true);
 	configure(&cl, &srv);
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);	/* every option is checked */
 	setup_logging(&cl);
@@ -703,6 +760,7 @@ main(int argc, char **argv)
 			    "connection as one)");
 		if (cl.user != NULL || cl.group != NULL)
 			drop_privileges(cl.user, cl.group);
+		log_set_stderr_copy(false);
 		e = run_inetd(&srv);
 		if (log_level() >= LOG_VERBOSE)
 			summary(&srv);
@@ -714,12 +772,15 @@ main(int argc, char **argv)
 	if (cl.user != NULL || cl.group != NULL)
 		drop_privileges(cl.user, cl.group);
 	if (cl.daemon)
-		daemonize();	/* the self-pipe and handlers survive fork */
+		daemon_begin();	/* the self-pipe and handlers survive fork */
 	if (cl.pidfile != NULL)
 		write_pidfile(cl.pidfile);
 	log_notice("listening on %s port %d (model %s, service %s%s)", addr,
 	    lport, srv.model->name, srv.svc->name,
 	    srv.socktype == SOCK_DGRAM ? ", udp" : "");
+	if (cl.daemon)
+		daemon_ready();
+	log_set_stderr_copy(false);
 	e = srv.socktype == SOCK_DGRAM ? udp_run(&srv) : srv.model->run(&srv);
 	close(srv.lfd);
 	summary(&srv);
