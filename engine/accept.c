@@ -112,7 +112,9 @@ taken(struct server *srv, int fd)
 {
 	server_overload_end(OVERLOAD_ACCEPT);
 	atomic_fetch_add_explicit(&srv->stats->accepted, 1, memory_order_relaxed);
-	if (srv->socktype == SOCK_STREAM && !srv->nodelay_inherited)
+	/* The listener carries the socket options to every accepted socket
+	 * (net.h); only TCP_NODELAY, where it could not be set there. */
+	if (srv->nodelay && !srv->nodelay_inherited)
 		(void)net_set_nodelay(fd, true);
 }
 

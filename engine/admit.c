@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -95,6 +96,20 @@ conn_peer(const struct conn_meta *m, char *buf, size_t len)
 	return buf;
 }
 
+const char *
+conn_who(const struct conn_meta *m, char *buf, size_t len)
+{
+	char addr[NET_ADDRSTRLEN];
+
+	if (m->local)
+		snprintf(buf, len, "unix pid %d uid %d", (int)m->pid,
+		    (int)m->uid);
+	else
+		snprintf(buf, len, "%s port %u", conn_peer(m, addr,
+		    sizeof(addr)), m->port);
+	return buf;
+}
+
 /* First matching rule decides; with no match, a list that has any allow
  * rule denies (an allow list), a deny-only list allows. */
 static bool
@@ -111,17 +126,31 @@ acl_allows(const struct server *srv, const uint8_t key[16])
 	return !any_allow;
 }
 
+/* A Unix-domain peer: its process and user, for the log. */
+static void
+peer_cred(int fd, struct conn_meta *m)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+
+	m->local = true;
+	m->pid = m->uid = -1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == 0) {
+		m->pid = (int32_t)uc.pid;
+		m->uid = (int32_t)uc.uid;
+	}
+}
+
 static int
 refuse(struct server *srv, struct conn_meta *m, _Atomic uint64_t *why,
     const char *reason)
 {
-	char addr[NET_ADDRSTRLEN];
+	char who[NET_ADDRSTRLEN + 16];
 
 	atomic_fetch_add(why, 1);
 	conn_unreserve(srv);
-	log_verbose("conn %llu from %s port %u refused: %s",
-	    (unsigned long long)m->id, conn_peer(m, addr, sizeof(addr)),
-	    m->port, reason);
+	log_verbose("conn %llu from %s refused: %s", (unsigned long long)m->id,
+	    conn_who(m, who, sizeof(who)), reason);
 	return -1;
 }
 
@@ -136,8 +165,11 @@ conn_open(struct server *srv, int fd, int slot, struct conn_meta *m)
 	if (srv->nacl > 0 || srv->perip != NULL || log_level() >= LOG_VERBOSE) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
+		int got = getpeername(fd, (struct sockaddr *)&ss, &sl);
 
-		if (getpeername(fd, (struct sockaddr *)&ss, &sl) == 0 &&
+		if (got == 0 && ss.ss_family == AF_UNIX) {
+			peer_cred(fd, m);
+		} else if (got == 0 &&
 		    cidr_key((struct sockaddr *)&ss, m->key) == 0) {
 			m->keyed = true;
 			m->port = (uint16_t)net_sa_port((struct sockaddr *)&ss);
@@ -146,9 +178,11 @@ conn_open(struct server *srv, int fd, int slot, struct conn_meta *m)
 			return refuse(srv, m, &s->resets, "reset at once");
 		}
 	}
-	if (srv->nacl > 0 && !acl_allows(srv, m->key))
+	/* The rules are about addresses: a Unix-domain peer has none (main
+	 * allows rules on a unix socket only for PROXY clients). */
+	if (srv->nacl > 0 && m->keyed && !acl_allows(srv, m->key))
 		return refuse(srv, m, &s->refused_acl, "address not allowed");
-	if (srv->perip != NULL) {
+	if (srv->perip != NULL && m->keyed) {
 		if (perip_take(srv->perip, m->key, srv->per_ip) == -1)
 			return refuse(srv, m, &s->refused_perip, errno == EDQUOT ?
 			    "over --per-ip" : "per-ip table full");
@@ -158,13 +192,12 @@ conn_open(struct server *srv, int fd, int slot, struct conn_meta *m)
 		atomic_fetch_add_explicit(&s->slot[slot].conns, 1,
 		    memory_order_relaxed);
 	if (log_level() >= LOG_VERBOSE) {
-		char addr[NET_ADDRSTRLEN];
+		char who[NET_ADDRSTRLEN + 16];
 
 		m->t0_us = now_us();
-		log_verbose("conn %llu from %s port %u: open (fd %d, worker %d, "
-		    "pid %d)", (unsigned long long)m->id,
-		    conn_peer(m, addr, sizeof(addr)), m->port, fd, slot,
-		    (int)getpid());
+		log_verbose("conn %llu from %s: open (fd %d, worker %d, pid %d)",
+		    (unsigned long long)m->id, conn_who(m, who, sizeof(who)), fd,
+		    slot, (int)getpid());
 	}
 	return 0;
 }
@@ -187,11 +220,11 @@ conn_close(struct server *srv, struct conn_meta *m, uint64_t in,
 	else if (err != 0)
 		atomic_fetch_add_explicit(&s->errors, 1, memory_order_relaxed);
 	if (log_level() >= LOG_VERBOSE) {
-		char addr[NET_ADDRSTRLEN];
+		char who[NET_ADDRSTRLEN + 16];
 
-		log_verbose("conn %llu from %s port %u: closed, %llu bytes in, "
+		log_verbose("conn %llu from %s: closed, %llu bytes in, "
 		    "%llu out, %.3f s%s", (unsigned long long)m->id,
-		    conn_peer(m, addr, sizeof(addr)), m->port,
+		    conn_who(m, who, sizeof(who)),
 		    (unsigned long long)in, (unsigned long long)out,
 		    (double)(now_us() - m->t0_us) / 1e6,
 		    reset ? ", reset by the peer" : err != 0 ? ", after an error" :

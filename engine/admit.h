@@ -30,6 +30,9 @@ struct conn_meta {
 	uint16_t port;		/* peer port */
 	bool keyed;		/* key is valid */
 	bool counted;		/* holds a --per-ip count */
+	bool local;		/* a Unix-domain peer: no address, its */
+	int32_t pid;		/* process and user (SO_PEERCRED; -1 */
+	int32_t uid;		/* unknown) */
 };
 
 bool conn_reserve(struct server *srv);
@@ -55,6 +58,9 @@ void conn_close(struct server *srv, struct conn_meta *m, uint64_t in,
 void conn_timed_out(struct server *srv, struct conn_meta *m);
 /* The peer's address as text ("?" if unknown), for log lines. */
 const char *conn_peer(const struct conn_meta *m, char *buf, size_t len);
+/* The peer for a log line: "ADDRESS port N", or a Unix-domain peer's
+ * "unix pid P uid U". */
+const char *conn_who(const struct conn_meta *m, char *buf, size_t len);
 
 /* The --per-ip table, created by main in shared memory.  take: 0, or -1
  * with errno EDQUOT (address at its limit) or ENOSPC (table full). */

@@ -93,6 +93,8 @@ struct server {
 	bool inetd;		/* --inetd: one connection, on descriptor 0 */
 	bool activated;		/* lfd came from systemd (LISTEN_FDS) */
 	bool reuseport;		/* --reuseport: a listener per event loop */
+	bool nodelay;		/* accepted sockets get TCP_NODELAY (TCP, and
+				 * no --no-nodelay) */
 	bool nodelay_inherited;	/* TCP_NODELAY set on the listener: Linux
 				 * copies it to every accepted socket */
 	int backlog;

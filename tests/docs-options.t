@@ -31,6 +31,9 @@ value_for() {	# value_for OPTION METAVAR
 	--user) echo nobody ;;
 	--group) echo nogroup ;;
 	--close) echo reset ;;
+	--keepalive) echo 60,10,5 ;;
+	--unix-mode) echo 0660 ;;
+	--unix-owner) echo nobody ;;
 	--sigpipe) echo handle ;;
 	--size) echo 64 ;;
 	--pid-file|--log-file|--histogram) echo "$T/probe-file" ;;

@@ -32,7 +32,9 @@ out=$("$SP" -d $'cat through inetd\n' -- "$BIN/concurd" --inetd -s exec -- /bin/
 is "$out" "cat through inetd" "--inetd -s exec -- /bin/cat: echoes"
 is "$st" 0 "--inetd -s exec: exits with the program's status (0)"
 out=$("$SP" -- "$BIN/concurd" --inetd -s exec -- sh -c 'echo "PROTO=$PROTO"; exit 5' 2>/dev/null); st=$?
-is "$out" "PROTO=TCP" "--inetd -s exec: the program gets PROTO=TCP"
+# The test's connection is a socketpair, a Unix-domain socket: ucspi-ipc's
+# PROTO=IPC (inetd's TCP socket gives PROTO=TCP, as in ops-exec.t).
+is "$out" "PROTO=IPC" "--inetd -s exec: the program gets the PROTO of its socket (IPC here)"
 is "$st" 5 "--inetd -s exec: the program's exit status 5 is passed on"
 
 # Standard error is the socket too (inetd's wait=no with stderr on the

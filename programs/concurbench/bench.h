@@ -145,6 +145,7 @@ struct proto {
 struct config {
 	enum mode mode;
 	bool udp;
+	bool unix_socket;	/* unix:PATH targets */
 	char host[256];		/* the first target */
 	char port[32];
 	char targets_text[512];	/* all of them, "h:p h:p ..." */
@@ -363,6 +364,8 @@ int sources_parse(struct config *cfg, const char *s);
 const struct target *target_for(const struct config *cfg, uint64_t k);
 const struct sockaddr_storage *source_for(const struct config *cfg,
     uint64_t k);
+/* "HOST port PORT", or "unix:PATH", for messages. */
+const char *target_text(const struct target *t, char *buf, size_t len);
 /* A socket to t, bound to src if not NULL, connecting (or connected,
  * UDP).  Returns the fd or -1 with errno.  (Inline: connrate opens one
  * per request.) */
@@ -375,7 +378,7 @@ open_socket(const struct target *t, const struct sockaddr_storage *src,
 	fd = socket(t->addr.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return -1;
-	if (type == SOCK_STREAM)
+	if (type == SOCK_STREAM && t->addr.ss_family != AF_UNIX)
 		/* Requests go as soon as they are written. */
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));

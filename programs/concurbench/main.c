@@ -49,6 +49,7 @@ usage(int code)
 	fprintf(f,
 "usage: concurbench HOST PORT [options]\n"
 "       concurbench HOST:PORT... [options]\n"
+"       concurbench unix:PATH... [options]   (a Unix-domain stream socket)\n"
 "       concurbench --merge FILE... [--json] [--histogram FILE] [--hgrm FILE]\n"
 "  -m, --mode MODE        pingpong (default), connrate, stream, nbytes\n"
 "  -u, --udp              UDP datagrams with sequence numbers (pingpong, -r)\n"
@@ -354,6 +355,9 @@ check_args(struct config *cfg, int nops, char **ops)
 		if (sources_parse(cfg, lt.sources[i]) == -1)
 			die(64, "--source: bad address list '%s'",
 			    lt.sources[i]);
+	if (cfg->unix_socket && (cfg->udp || cfg->nsources))
+		die(64, "%s: for TCP and UDP targets, not unix:PATH",
+		    cfg->udp ? "-u" : "--source");
 	if (cfg->mode == MODE_STREAM && cfg->rate)
 		die(64, "-r: stream mode has no requests to schedule");
 	if (cfg->ramp && !cfg->rate)
@@ -555,7 +559,7 @@ errno_exit(int err)
 {
 	switch (err) {
 	case ECONNREFUSED: case EHOSTUNREACH: case ENETUNREACH:
-	case EADDRNOTAVAIL:
+	case EADDRNOTAVAIL: case ENOENT:	/* ENOENT: no unix socket there */
 		return 69;
 	case ETIMEDOUT:
 		return 75;
@@ -588,7 +592,7 @@ await(int fd, short events, uint64_t timeout)
 static void
 probe(const struct config *cfg)
 {
-	char addr[NET_ADDRSTRLEN];
+	char addr[300];
 	unsigned char dgram[UDP_MIN_SIZE] = "concurbench", back[64];
 	socklen_t len = sizeof(int);
 	uint64_t k;
@@ -597,24 +601,24 @@ probe(const struct config *cfg)
 	for (k = 0; k < cfg->ntargets; k++) {
 		const struct target *t = &cfg->targets[k];
 
-		net_ntop((const struct sockaddr *)&t->addr, addr, sizeof(addr));
+		target_text(t, addr, sizeof(addr));
 		err = 0;
 		fd = open_socket(t, source_for(cfg, k), cfg->udp ? SOCK_DGRAM :
 		    SOCK_STREAM);
 		if (fd == -1) {
 			err = errno;
 			if (err == EADDRNOTAVAIL && cfg->nsources)
-				die(69, "--source: cannot connect from it to %s "
-				    "port %s: %s (is it an address of this "
-				    "host?)", addr, t->port, strerror(err));
+				die(69, "--source: cannot connect from it to %s: "
+				    "%s (is it an address of this host?)", addr,
+				    strerror(err));
 		} else if (cfg->udp) {
 			if (send(fd, dgram, sizeof(dgram), 0) == -1)
 				err = errno;
 			else if ((r = await(fd, POLLIN, cfg->connect_timeout))
 			    == 0)
-				die(75, "%s UDP port %s: no answer within the "
+				die(75, "%s (UDP): no answer within the "
 				    "connect timeout (is an echo server "
-				    "there?)", addr, t->port);
+				    "there?)", addr);
 			else if (recv(fd, back, sizeof(back), 0) == -1)
 				err = errno;
 		} else {
@@ -628,12 +632,12 @@ probe(const struct config *cfg)
 		if (fd != -1)
 			close(fd);
 		if (err != 0)
-			die(errno_exit(err), "%s %sport %s: %s", addr, cfg->udp ?
-			    "UDP " : "", t->port, err == ECONNREFUSED ?
+			die(errno_exit(err), "%s%s: %s", addr, cfg->udp ?
+			    " (UDP)" : "", err == ECONNREFUSED ?
 			    "connection refused (is the server running?)" :
-			    strerror(err));
-		log_verbose("target %s port %s (%s) answers", t->host, t->port,
-		    addr);
+			    err == ENOENT ? "no such socket (is the server "
+			    "running?)" : strerror(err));
+		log_verbose("target %s answers (%s)", t->host, addr);
 	}
 }
 

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "accept.h"
+#include "concurd.h"
 #include "admit.h"
 #include "drivers/blocking.h"
 #include "io.h"
@@ -49,7 +50,8 @@ usage(FILE *f)
 "\n"
 "  -m, --model MODEL       concurrency model (default epoll; see --list)\n"
 "  -s, --service NAME      service (default echo; see --list)\n"
-"  -b, --bind ADDRESS      address to listen on (default: all, IPv4 and IPv6)\n"
+"  -b, --bind ADDRESS      address to listen on (default: all, IPv4 and IPv6),\n"
+"                          or unix:PATH, a Unix-domain socket\n"
 "  -p, --port PORT         port number or service name; 0 = any free port\n"
 "                          (default: the service's well-known port)\n"
 "  -w, --workers N         pool size / event loops (default: per model)\n"
@@ -59,12 +61,27 @@ usage(FILE *f)
 "                          loop is busy PCT%% of its time and a CPU is free\n"
 "                          (default 85)\n"
 "      --backlog N         listen backlog (default %d)\n"
-"      --defer-accept SEC  accept a connection when its first data comes\n"
-"                          (TCP_DEFER_ACCEPT; a silent one is dropped\n"
-"                          after SEC and the kernel's retries)\n"
 "      --reuseport         select, poll, epoll: a SO_REUSEPORT listener per\n"
 "                          loop instead of one shared listener\n"
 "  -u, --udp               serve the service over UDP (iteratively)\n"
+"      --unix-mode MODE    -b unix:PATH: the socket file's mode (e.g. 0660)\n"
+"      --unix-owner USER[:GROUP]  -b unix:PATH: the socket file's owner\n"
+"Socket options (on the listener; accepted connections inherit them):\n"
+"      --sndbuf BYTES      SO_SNDBUF (default: the kernel's autotuning)\n"
+"      --rcvbuf BYTES      SO_RCVBUF (default: the kernel's autotuning)\n"
+"      --nodelay           TCP_NODELAY: small writes go at once (default)\n"
+"      --no-nodelay        Nagle's algorithm: small writes wait for an ACK\n"
+"      --keepalive IDLE,INTVL,CNT  SO_KEEPALIVE: probe after IDLE s idle,\n"
+"                          every INTVL s, drop after CNT unanswered\n"
+"      --linger SEC        SO_LINGER: close() waits SEC for unsent data\n"
+"                          (0: close() resets the connection)\n"
+"      --fastopen QLEN     TCP_FASTOPEN: data in the SYN (needs the\n"
+"                          net.ipv4.tcp_fastopen server bit)\n"
+"      --defer-accept SEC  accept a connection when its first data comes\n"
+"                          (TCP_DEFER_ACCEPT; a silent one is dropped\n"
+"                          after SEC and the kernel's retries)\n"
+"      --reuseaddr         SO_REUSEADDR: bind next to TIME_WAIT (default)\n"
+"      --no-reuseaddr      without it: a restart may find the port in use\n"
 "Limits:\n"
 "      --max-conns N       at most N connections at once; more wait in the\n"
 "                          backlog (the listener is not polled)\n"
@@ -155,6 +172,50 @@ num(const char *opt, const char *s, uint64_t min, uint64_t max)
 	return (int)v;
 }
 
+/* --sndbuf, --rcvbuf: the kernel doubles what it is given, so half of
+ * INT_MAX is the most it can take. */
+static int
+bufsize(const char *opt, const char *s)
+{
+	uint64_t v;
+
+	if (parse_size(s, INT32_MAX / 2, &v) == -1 || v == 0)
+		fatalx(EX_USAGE, "%s: '%s' is not a size from 1 to 1G (e.g. "
+		    "65536, 256k, 4M)", opt, s);
+	return (int)v;
+}
+
+/* --keepalive IDLE,INTVL,CNT: seconds before the first probe, seconds
+ * between probes, probes unanswered before the connection is dropped
+ * (the kernel's bounds). */
+static void
+keepalive(struct net_sockopts *o, const char *s)
+{
+	char buf[64], *f[3], *save = NULL;
+	uint64_t v[3];
+	int i;
+
+	if (strlen(s) >= sizeof(buf))
+		goto bad;
+	strcpy(buf, s);
+	for (i = 0; i < 3; i++)
+		if ((f[i] = strtok_r(i ? NULL : buf, ",", &save)) == NULL)
+			goto bad;
+	if (strtok_r(NULL, ",", &save) != NULL ||
+	    parse_uint(f[0], 1, 32767, &v[0]) == -1 ||
+	    parse_uint(f[1], 1, 32767, &v[1]) == -1 ||
+	    parse_uint(f[2], 1, 127, &v[2]) == -1)
+		goto bad;
+	o->keepalive = true;
+	o->keepidle = (int)v[0];
+	o->keepintvl = (int)v[1];
+	o->keepcnt = (int)v[2];
+	return;
+bad:
+	fatalx(EX_USAGE, "--keepalive: '%s' is not IDLE,INTVL,CNT (seconds "
+	    "1-32767, seconds 1-32767, probes 1-127; e.g. 60,10,5)", s);
+}
+
 static void
 summary(struct server *srv)
 {
@@ -187,25 +248,6 @@ summary(struct server *srv)
 }
 
 static int
-listen_error(int e, const char *bind, const char *port)
-{
-	const char *where = bind ? bind : "*";
-
-	if (e == -EACCES) {
-		log_warnx("cannot listen on %s port %s: %s (ports below 1024 "
-		    "need root; try -p 8007)", where, port, net_strerror(e));
-		return EX_NOPERM;
-	}
-	log_warnx("cannot listen on %s port %s: %s", where, port,
-	    net_strerror(e));
-	if (NET_IS_EAI(e))
-		return EX_NOHOST;
-	if (e == -EADDRINUSE || e == -EADDRNOTAVAIL)
-		return EX_UNAVAILABLE;
-	return e == -EINVAL ? EX_USAGE : EX_OSERR;
-}
-
-static int
 seconds_ms(const char *opt, const char *s)
 {
 	uint64_t us;
@@ -229,45 +271,6 @@ add_rule(struct server *srv, const char *cidr, bool allow)
 		fatalx(EX_USAGE, "%s: '%s' is not an address or address/prefix",
 		    allow ? "--allow" : "--deny", cidr);
 	v[srv->nacl++].allow = allow;
-}
-
-/* systemd socket activation: LISTEN_PID is us, LISTEN_FDS sockets from
- * descriptor 3.  Returns the listener or -1 when not activated. */
-static int
-activation_socket(int socktype)
-{
-	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-	uint64_t p, n;
-	int type = 0, acc = 0;
-	socklen_t len = sizeof(type);
-
-	if (pid == NULL || fds == NULL)
-		return -1;
-	if (parse_uint(pid, 1, INT32_MAX, &p) == -1 || (pid_t)p != getpid())
-		return -1;	/* meant for another process */
-	if (parse_uint(fds, 0, 1024, &n) == -1 || n == 0)
-		fatalx(EX_USAGE, "LISTEN_FDS='%s': no socket passed", fds);
-	(void)unsetenv("LISTEN_PID");
-	(void)unsetenv("LISTEN_FDS");
-	(void)unsetenv("LISTEN_FDNAMES");
-	if (n > 1)
-		log_warnx("socket activation passed %llu sockets; serving the "
-		    "first (one dual-stack socket covers IPv4 and IPv6)",
-		    (unsigned long long)n);
-	if (getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &len) == -1)
-		fatal(EX_USAGE, "socket activation: descriptor 3");
-	if (type != socktype)
-		fatalx(EX_USAGE, "socket activation: descriptor 3 is a %s "
-		    "socket; this concurd serves %s", type == SOCK_DGRAM ?
-		    "datagram" : "stream", socktype == SOCK_DGRAM ? "UDP" : "TCP");
-	len = sizeof(acc);
-	if (socktype == SOCK_STREAM &&
-	    (getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) == -1 || !acc))
-		fatalx(EX_USAGE, "socket activation: descriptor 3 is not "
-		    "listening (use Accept=no, or --inetd with Accept=yes)");
-	if (fd_set_cloexec(3, true) == -1)
-		fatal(EX_OSERR, "socket activation: fcntl");
-	return 3;
 }
 
 static void
@@ -427,30 +430,11 @@ absolute(const char *path)
 	return abs;	/* lives as long as the process */
 }
 
-static bool
-is_socket(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
-/* What the command line asked for, beyond struct server. */
-struct cmdline {
-	const char *model, *service, *bind, *port;
-	const char *user, *group, *pidfile, *logfile, *list;
-	bool inetd, daemon, use_syslog, listing;
-	int verbosity, backlog, stats_ms;
-	/* Service options, applied once the service is known. */
-	struct { const char *name, *arg; } sopt[64];
-	int nsopt;
-	char *const *operands;
-	int noperands;
-};
-
 enum { O_MAXW = 256, O_BACKLOG, O_MAXCONNS, O_PERIP, O_IDLE, O_ALLOW,
     O_DENY, O_GRACE, O_INETD, O_USER, O_GROUP, O_DAEMON, O_PIDFILE,
     O_SYSLOG, O_LOGFILE, O_STATS, O_REUSEPORT, O_LOOPBUSY, O_DEFER,
+    O_SNDBUF, O_RCVBUF, O_NODELAY, O_NO_NODELAY, O_KEEPALIVE, O_LINGER,
+    O_FASTOPEN, O_REUSEADDR, O_NO_REUSEADDR, O_UNIX_MODE, O_UNIX_OWNER,
     O_SERVICE = 512 };
 
 static const struct option base_opts[] = {
@@ -464,6 +448,17 @@ static const struct option base_opts[] = {
 	{ "defer-accept", required_argument, NULL, O_DEFER },
 	{ "backlog", required_argument, NULL, O_BACKLOG },
 	{ "reuseport", no_argument, NULL, O_REUSEPORT },
+	{ "sndbuf", required_argument, NULL, O_SNDBUF },
+	{ "rcvbuf", required_argument, NULL, O_RCVBUF },
+	{ "nodelay", no_argument, NULL, O_NODELAY },
+	{ "no-nodelay", no_argument, NULL, O_NO_NODELAY },
+	{ "keepalive", required_argument, NULL, O_KEEPALIVE },
+	{ "linger", required_argument, NULL, O_LINGER },
+	{ "fastopen", required_argument, NULL, O_FASTOPEN },
+	{ "reuseaddr", no_argument, NULL, O_REUSEADDR },
+	{ "no-reuseaddr", no_argument, NULL, O_NO_REUSEADDR },
+	{ "unix-mode", required_argument, NULL, O_UNIX_MODE },
+	{ "unix-owner", required_argument, NULL, O_UNIX_OWNER },
 	{ "udp", no_argument, NULL, 'u' },
 	{ "max-conns", required_argument, NULL, O_MAXCONNS },
 	{ "per-ip", required_argument, NULL, O_PERIP },
@@ -537,7 +532,26 @@ parse(int argc, char **argv, struct cmdline *cl, struct server *srv)
 		case O_LOOPBUSY: loops_set_busy(num("--loop-busy", optarg, 1, 100));
 			break;
 		case O_DEFER: srv->defer_accept = num("--defer-accept", optarg, 1,
-			      3600); break;
+			      3600);
+			cl->tcp_opt = "--defer-accept"; break;
+		case O_SNDBUF: cl->so.sndbuf = bufsize("--sndbuf", optarg); break;
+		case O_RCVBUF: cl->so.rcvbuf = bufsize("--rcvbuf", optarg); break;
+		case O_NODELAY: cl->nodelay_off = false; break;
+		case O_NO_NODELAY: cl->nodelay_off = true;
+			cl->tcp_opt = "--no-nodelay"; break;
+		case O_KEEPALIVE: keepalive(&cl->so, optarg);
+			cl->tcp_opt = "--keepalive"; break;
+		case O_LINGER: cl->so.linger = true;
+			cl->so.linger_s = num("--linger", optarg, 0, 3600);
+			cl->tcp_opt = "--linger"; break;
+		case O_FASTOPEN: cl->so.fastopen = num("--fastopen", optarg, 1,
+			      65535);
+			cl->tcp_opt = "--fastopen"; break;
+		case O_REUSEADDR: cl->so.no_reuseaddr = false; break;
+		case O_NO_REUSEADDR: cl->so.no_reuseaddr = true;
+			cl->tcp_opt = "--no-reuseaddr"; break;
+		case O_UNIX_MODE: cl->unix_mode = optarg; break;
+		case O_UNIX_OWNER: cl->unix_owner = optarg; break;
 		case O_REUSEPORT: srv->reuseport = true; break;
 		case 'u': srv->socktype = SOCK_DGRAM; break;
 		case O_MAXCONNS: srv->max_conns = num("--max-conns", optarg, 1,
@@ -639,8 +653,10 @@ configure(struct cmdline *cl, struct server *srv)
 			fatalx(EX_UNAVAILABLE, "model %s is not available: %s",
 			    srv->model->name, why);
 	}
+	listener_check(cl, srv);
 	if (cl->port == NULL && !cl->inetd && getenv("LISTEN_FDS") == NULL &&
-	    net_parse_port(srv->svc->name, srv->socktype) < 0)
+	    cl->unix_path == NULL && (srv->svc->takeover != NULL ||
+	    net_parse_port(srv->svc->name, srv->socktype) < 0))
 		fatalx(EX_USAGE, "-s %s has no well-known port: give -p PORT",
 		    srv->svc->name);
 	if (cl->port != NULL && !cl->inetd &&
@@ -648,7 +664,7 @@ configure(struct cmdline *cl, struct server *srv)
 		fatalx(EX_USAGE, "-p %s: not a port (a number from 0 to 65535, "
 		    "0 for any free one, or a service name such as echo)",
 		    cl->port);
-	if (cl->port == NULL)
+	if (cl->port == NULL && cl->unix_path == NULL)
 		cl->port = srv->svc->name;
 	if (srv->reuseport && !(srv->model->flags & MODEL_REUSEPORT)) {
 		char which[128] = "";
@@ -688,45 +704,14 @@ setup_logging(struct cmdline *cl)
 	log_set_stderr_copy(true);
 }
 
-/* The listener: systemd's, or our own.  Returns its port. */
-static int
-open_listener(struct cmdline *cl, struct server *srv, char *addr, size_t len)
-{
-	int lport, e;
-
-	srv->lfd = activation_socket(srv->socktype);
-	srv->activated = srv->lfd >= 0;
-	srv->backlog = cl->backlog;
-	if (srv->activated && srv->reuseport) {
-		log_warnx("--reuseport: ignored for a socket systemd passed");
-		srv->reuseport = false;
-	}
-	if (srv->lfd < 0) {
-		srv->lfd = net_listen(cl->bind, cl->port, srv->socktype,
-		    cl->backlog, srv->reuseport ? NET_REUSEPORT : 0);
-		if (srv->lfd < 0)
-			exit(listen_error(srv->lfd, cl->bind, cl->port));
-	}
-	if ((e = net_local_addr(srv->lfd, addr, len, &lport)) < 0)
-		fatalx(EX_OSERR, "getsockname: %s", net_strerror(e));
-	if (srv->defer_accept > 0 && setsockopt(srv->lfd, IPPROTO_TCP,
-	    TCP_DEFER_ACCEPT, &srv->defer_accept, sizeof(int)) == -1)
-		fatal(EX_OSERR, "--defer-accept: setsockopt");
-	/* Set once here, TCP_NODELAY is copied to every accepted socket:
-	 * one setsockopt per server instead of one per connection. */
-	srv->nodelay_inherited = srv->socktype == SOCK_STREAM &&
-	    net_set_nodelay(srv->lfd, true) == 0;
-	return lport;
-}
-
 int
 main(int argc, char **argv)
 {
 	struct server srv = { .socktype = SOCK_STREAM, .max_workers = 256 };
 	struct cmdline cl = { .service = "echo", .verbosity = LOG_NORMAL,
 	    .backlog = SOMAXCONN };
-	char addr[NET_ADDRSTRLEN];
-	int lport, e;
+	char where[512];
+	int e;
 	long ncpu;
 
 	(void)server_cpu_baseline(false);
@@ -768,21 +753,21 @@ main(int argc, char **argv)
 		free(srv.acl);
 		return e < 0 ? EX_OSERR : EX_OK;
 	}
-	lport = open_listener(&cl, &srv, addr, sizeof(addr));
+	listener_open(&cl, &srv, where, sizeof(where));
 	if (cl.user != NULL || cl.group != NULL)
 		drop_privileges(cl.user, cl.group);
 	if (cl.daemon)
 		daemon_begin();	/* the self-pipe and handlers survive fork */
 	if (cl.pidfile != NULL)
 		write_pidfile(cl.pidfile);
-	log_notice("listening on %s port %d (model %s, service %s%s)", addr,
-	    lport, srv.model->name, srv.svc->name,
+	log_notice("listening on %s (model %s, service %s%s)", where,
+	    srv.model->name, srv.svc->name,
 	    srv.socktype == SOCK_DGRAM ? ", udp" : "");
 	if (cl.daemon)
 		daemon_ready();
 	log_set_stderr_copy(false);
 	e = srv.socktype == SOCK_DGRAM ? udp_run(&srv) : srv.model->run(&srv);
-	close(srv.lfd);
+	listener_close(&cl, &srv);
 	summary(&srv);
 	if (cl.pidfile != NULL && unlink(cl.pidfile) == -1 && errno != ENOENT)
 		log_warn("--pid-file %s", cl.pidfile);
