@@ -38,9 +38,15 @@ build-fuzz/concurd-main.o: programs/concurd/main.c fuzz-libs
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -Dmain=concurd_main \
 		-c -o $@ $<
 
-build-fuzz/cmdline: fuzz/cmdline.c build-fuzz/concurd-main.o fuzz-libs
+# concurd's other files, as they are.
+CONCURD_REST	:= $(filter-out programs/concurd/main.c,$(wildcard programs/concurd/*.c))
+CONCURD_REST_O	:= $(CONCURD_REST:programs/concurd/%.c=build-fuzz/concurd-%.o)
+build-fuzz/concurd-%.o: programs/concurd/%.c fuzz-libs
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build-fuzz/cmdline: fuzz/cmdline.c build-fuzz/concurd-main.o $(CONCURD_REST_O) fuzz-libs
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(CMDLINE_WRAP) -o $@ $< \
-		build-fuzz/concurd-main.o $(FUZZ_LIBS) $(URING_LIBS) -lm
+		build-fuzz/concurd-main.o $(CONCURD_REST_O) $(FUZZ_LIBS) $(URING_LIBS) -lm
 
 fuzz-build: $(FUZZ_BINS)
 
