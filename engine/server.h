@@ -53,6 +53,7 @@ struct stats {
 	_Atomic uint64_t refused_acl;	/* --allow/--deny */
 	_Atomic uint64_t refused_perip;	/* --per-ip */
 	_Atomic uint64_t refused_overload;	/* fork, thread, memory, FD_SETSIZE */
+	_Atomic uint64_t refused_proxy;	/* PROXY header missing, bad, late */
 	_Atomic uint64_t timeouts;	/* closed by --idle-timeout */
 	_Atomic uint64_t errors;	/* ended by an I/O error... */
 	_Atomic uint64_t resets;	/* ...or by the peer's reset (RST: an
@@ -68,6 +69,7 @@ struct acl_rule {
 };
 
 struct perip;	/* the --per-ip table, in shared memory */
+struct proxy_conf;	/* engine/proxy.h */
 
 struct server {
 	const struct model *model;
@@ -90,6 +92,7 @@ struct server {
 				 * unless some rule is an allow */
 	int nacl;
 	struct perip *perip;
+	struct proxy_conf *proxy;	/* --proxy-protocol, or NULL */
 	bool inetd;		/* --inetd: one connection, on descriptor 0 */
 	bool activated;		/* lfd came from systemd (LISTEN_FDS) */
 	bool reuseport;		/* --reuseport: a listener per event loop */
@@ -122,7 +125,7 @@ static inline uint64_t
 stats_refused(struct stats *s)
 {
 	return atomic_load(&s->refused_acl) + atomic_load(&s->refused_perip) +
-	    atomic_load(&s->refused_overload);
+	    atomic_load(&s->refused_overload) + atomic_load(&s->refused_proxy);
 }
 
 extern const struct model *const models[];

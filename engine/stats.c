@@ -91,8 +91,9 @@ server_log_stats(struct server *srv)
 	if (server_cpu(&user, &sys) == -1)
 		log_warn("getrusage");
 	log_notice("stats: active=%lld accepted=%llu served=%llu refused=%llu "
-	    "(acl=%llu per_ip=%llu overload=%llu) timeouts=%llu errors=%llu "
-	    "resets=%llu bytes_in=%llu bytes_out=%llu workers=%d spread=%s cpu=%.6f",
+	    "(acl=%llu per_ip=%llu overload=%llu proxy=%llu) timeouts=%llu "
+	    "errors=%llu resets=%llu bytes_in=%llu bytes_out=%llu workers=%d "
+	    "spread=%s cpu=%.6f",
 	    (long long)atomic_load(&s->active),
 	    (unsigned long long)atomic_load(&s->accepted),
 	    (unsigned long long)atomic_load(&s->served),
@@ -100,6 +101,7 @@ server_log_stats(struct server *srv)
 	    (unsigned long long)atomic_load(&s->refused_acl),
 	    (unsigned long long)atomic_load(&s->refused_perip),
 	    (unsigned long long)atomic_load(&s->refused_overload),
+	    (unsigned long long)atomic_load(&s->refused_proxy),
 	    (unsigned long long)atomic_load(&s->timeouts),
 	    (unsigned long long)atomic_load(&s->errors),
 	    (unsigned long long)atomic_load(&s->resets),

@@ -12,11 +12,12 @@
 # Harnesses: nbytes (the nbytes request line through struct service),
 # parse (parse_uint, parse_duration_us, parse_size, net_parse_port), cidr
 # (cidr_parse), cmdline (concurd's main() option parsing, stopped before it
-# binds anything; see fuzz/cmdline.c).  clang with -fsanitize=fuzzer.
+# binds anything; see fuzz/cmdline.c), proxy (the PROXY protocol header
+# parser, proxy_parse).  clang with -fsanitize=fuzzer.
 
 FUZZ_CC		?= clang
 FUZZ_SAN	:= -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_NAMES	:= nbytes parse cidr cmdline
+FUZZ_NAMES	:= nbytes parse cidr cmdline proxy
 FUZZ_BINS	:= $(FUZZ_NAMES:%=build-fuzz/%)
 FUZZ_LIBS	:= build-fuzz/libengine.a build-fuzz/libconcur.a
 FUZZ_FLAGS	= -std=c17 -D_GNU_SOURCE -pthread -Ilib -Iengine -g -O1 \

@@ -6,7 +6,8 @@
  * variables: PROTO=TCP, TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP,
  * TCPLOCALPORT; on a Unix-domain socket in ucspi-ipc's: PROTO=IPC,
  * IPCREMOTEEUID, IPCREMOTEEGID, IPCREMOTEPID (the client's credentials)
- * and IPCLOCALPATH.
+ * and IPCLOCALPATH.  Behind a balancer (--proxy-protocol) the TCP variables
+ * are the client's and the address it connected to, from the header.
  *
  * It is not a state machine (the program owns the socket), so it takes the
  * connection over (service.h, takeover), and only the models that serve in
@@ -30,6 +31,7 @@
 #include <unistd.h>
 
 #include "accept.h"
+#include "admit.h"
 #include "log.h"
 #include "net.h"
 #include "service.h"
@@ -121,13 +123,34 @@ is_unix(int fd)
 	    domain == AF_UNIX;
 }
 
+/* --proxy-protocol: the client the header named, and where it connected
+ * to on the balancer, as tcpserver would have seen them without one. */
+static void
+setenv_proxied(const struct conn_meta *m, int fd)
+{
+	char addr[NET_ADDRSTRLEN];
+
+	(void)setenv("PROTO", "TCP", 1);
+	(void)setenv("TCPREMOTEIP", conn_peer(m, addr, sizeof(addr)), 1);
+	setenv_int("TCPREMOTEPORT", (long)m->port);
+	if (m->dst != NULL) {
+		(void)setenv("TCPLOCALIP", net_ntop(m->dst, addr, sizeof(addr)),
+		    1);
+		setenv_int("TCPLOCALPORT", (long)net_sa_port(m->dst));
+	} else {
+		setenv_addr(fd, true, "TCPLOCALIP", "TCPLOCALPORT");
+	}
+}
+
 /* In the process that will become the program.  Never returns. */
 static _Noreturn void
-exec_program(const struct exec_conf *c, int fd)
+exec_program(const struct exec_conf *c, const struct conn_meta *m, int fd)
 {
 	sigset_t none;
 
-	if (is_unix(fd)) {
+	if (m != NULL && m->from_header) {
+		setenv_proxied(m, fd);
+	} else if (is_unix(fd)) {
 		setenv_ipc(fd);
 	} else {
 		(void)setenv("PROTO", "TCP", 1);
@@ -178,7 +201,7 @@ exec_takeover(const struct svc_conn *conn, int fd, bool in_place)
 	pid_t pid, w, parent;
 
 	if (in_place)
-		exec_program(c, fd);	/* --inetd: nothing to account after */
+		exec_program(c, conn->meta, fd);	/* --inetd: nothing to account after */
 	parent = getpid();
 	pid = fork();
 	if (pid == 0) {
@@ -187,7 +210,7 @@ exec_takeover(const struct svc_conn *conn, int fd, bool in_place)
 		 * an orphan: it dies with its parent. */
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
 			_exit(EX_OSERR);
-		exec_program(c, fd);
+		exec_program(c, conn->meta, fd);
 	}
 	close(fd);
 	if (pid == -1) {

@@ -27,7 +27,7 @@ value_for() {	# value_for OPTION METAVAR
 	--mode) echo pingpong ;;
 	--bind) echo 127.0.0.1 ;;
 	--port) echo 0 ;;
-	--allow|--deny) echo 127.0.0.1/32 ;;
+	--allow|--deny|--proxy-from) echo 127.0.0.1/32 ;;
 	--user) echo nobody ;;
 	--group) echo nogroup ;;
 	--close) echo reset ;;

@@ -150,7 +150,7 @@ for m in epoll fork prefork prethread uring; do
 	kill -USR1 "$SERVER_PID"
 	wait_for 5 grep -q 'stats:' "$T/log"
 	line=$(grep 'stats:' "$T/log")
-	like "$line" '^concurd: stats: active=1 accepted=1 served=0 refused=0 \(acl=0 per_ip=0 overload=0\) timeouts=0 errors=0 resets=0 bytes_in=[0-9]+ bytes_out=[0-9]+ workers=[0-9]+ spread=[-0-9,]+ cpu=[0-9.]+$' \
+	like "$line" '^concurd: stats: active=1 accepted=1 served=0 refused=0 \(acl=0 per_ip=0 overload=0 proxy=0\) timeouts=0 errors=0 resets=0 bytes_in=[0-9]+ bytes_out=[0-9]+ workers=[0-9]+ spread=[-0-9,]+ cpu=[0-9.]+$' \
 		"$m: SIGUSR1 logs one stats line (active=1 with one client, refusals by reason, spread, cpu)"
 	kill -0 "$SERVER_PID" 2>/dev/null
 	ok $? "$m: SIGUSR1 does not stop the server"

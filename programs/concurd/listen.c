@@ -28,6 +28,7 @@
 #include "log.h"
 #include "net.h"
 #include "parse.h"
+#include "proxy.h"
 #include "server.h"
 
 bool
@@ -166,14 +167,22 @@ listener_check(struct cmdline *cl, struct server *srv)
 			fatalx(EX_USAGE, "--udp: not over a unix socket");
 		if (srv->reuseport)
 			fatalx(EX_USAGE, "--reuseport: not for a unix socket");
-		if (srv->nacl > 0 || srv->per_ip > 0)
+		if ((srv->nacl > 0 || srv->per_ip > 0) && srv->proxy == NULL)
 			fatalx(EX_USAGE, "%s: a unix socket's clients have no "
-			    "address", srv->nacl > 0 ? "--allow, --deny" :
+			    "address (but with --proxy-protocol, the ones its "
+			    "headers name)", srv->nacl > 0 ? "--allow, --deny" :
 			    "--per-ip");
+		if (srv->proxy != NULL && srv->proxy->nfrom > 0)
+			fatalx(EX_USAGE, "--proxy-from: a unix socket's peers "
+			    "have no address (--proxy-protocol: a header from "
+			    "every one)");
 	} else if (cl->unix_mode != NULL || cl->unix_owner != NULL) {
 		fatalx(EX_USAGE, "%s: for a unix socket (-b unix:PATH)",
 		    cl->unix_mode != NULL ? "--unix-mode" : "--unix-owner");
 	}
+	if (srv->proxy != NULL && srv->socktype == SOCK_DGRAM)
+		fatalx(EX_USAGE, "--proxy-protocol: for stream sockets (TCP or "
+		    "unix), not --udp");
 	tcp = cl->unix_path == NULL && srv->socktype == SOCK_STREAM;
 	if (!tcp && cl->tcp_opt != NULL)
 		fatalx(EX_USAGE, "%s: a TCP option (this is a %s socket)",

@@ -33,6 +33,7 @@
 #include "loops.h"
 #include "net.h"
 #include "parse.h"
+#include "proxy.h"
 #include "server.h"
 #include "stop.h"
 #include "udp.h"
@@ -90,6 +91,12 @@ usage(FILE *f)
 "      --idle-timeout SEC  close a connection that moves no byte for SEC\n"
 "      --allow CIDR        accept only from these blocks (repeatable)\n"
 "      --deny CIDR         refuse these blocks (repeatable; first match wins)\n"
+"Behind a load balancer:\n"
+"      --proxy-protocol    every connection starts with a PROXY header (v1\n"
+"                          or v2): limits, rules and logs see its client\n"
+"      --proxy-from CIDR   a header is due only from these peers (the\n"
+"                          balancers; repeatable); others are clients\n"
+"      --proxy-timeout SEC  the whole header within SEC (default 5)\n"
 "      --grace SEC         on SIGTERM, let connections finish for SEC\n"
 "Running:\n"
 "      --inetd             serve the one connection on stdin/stdout\n"
@@ -273,6 +280,33 @@ add_rule(struct server *srv, const char *cidr, bool allow)
 	v[srv->nacl++].allow = allow;
 }
 
+/* --proxy-protocol and its kin: the configuration, made once. */
+static struct proxy_conf *
+proxy_conf(struct server *srv)
+{
+	if (srv->proxy == NULL) {
+		if ((srv->proxy = calloc(1, sizeof(*srv->proxy))) == NULL)
+			fatal(EX_OSERR, "--proxy-protocol");
+		srv->proxy->timeout_ms = PROXY_TIMEOUT_MS;
+	}
+	return srv->proxy;
+}
+
+static void
+proxy_from(struct proxy_conf *p, const char *cidr)
+{
+	struct cidr *v;
+
+	v = realloc(p->from, (size_t)(p->nfrom + 1) * sizeof(*v));
+	if (v == NULL)
+		fatal(EX_OSERR, "--proxy-from");
+	p->from = v;
+	if (cidr_parse(cidr, &v[p->nfrom]) == -1)
+		fatalx(EX_USAGE, "--proxy-from: '%s' is not an address or "
+		    "address/prefix", cidr);
+	p->nfrom++;
+}
+
 static void
 drop_privileges(const char *user, const char *group)
 {
@@ -435,6 +469,7 @@ enum { O_MAXW = 256, O_BACKLOG, O_MAXCONNS, O_PERIP, O_IDLE, O_ALLOW,
     O_SYSLOG, O_LOGFILE, O_STATS, O_REUSEPORT, O_LOOPBUSY, O_DEFER,
     O_SNDBUF, O_RCVBUF, O_NODELAY, O_NO_NODELAY, O_KEEPALIVE, O_LINGER,
     O_FASTOPEN, O_REUSEADDR, O_NO_REUSEADDR, O_UNIX_MODE, O_UNIX_OWNER,
+    O_PROXY, O_PROXY_FROM, O_PROXY_TIMEOUT,
     O_SERVICE = 512 };
 
 static const struct option base_opts[] = {
@@ -465,6 +500,9 @@ static const struct option base_opts[] = {
 	{ "idle-timeout", required_argument, NULL, O_IDLE },
 	{ "allow", required_argument, NULL, O_ALLOW },
 	{ "deny", required_argument, NULL, O_DENY },
+	{ "proxy-protocol", no_argument, NULL, O_PROXY },
+	{ "proxy-from", required_argument, NULL, O_PROXY_FROM },
+	{ "proxy-timeout", required_argument, NULL, O_PROXY_TIMEOUT },
 	{ "grace", required_argument, NULL, O_GRACE },
 	{ "inetd", no_argument, NULL, O_INETD },
 	{ "user", required_argument, NULL, O_USER },
@@ -562,6 +600,14 @@ parse(int argc, char **argv, struct cmdline *cl, struct server *srv)
 			break;
 		case O_ALLOW: add_rule(srv, optarg, true); break;
 		case O_DENY: add_rule(srv, optarg, false); break;
+		case O_PROXY: proxy_conf(srv); break;
+		case O_PROXY_FROM: proxy_from(proxy_conf(srv), optarg); break;
+		case O_PROXY_TIMEOUT: proxy_conf(srv)->timeout_ms =
+			      seconds_ms("--proxy-timeout", optarg);
+			if (srv->proxy->timeout_ms == 0)
+				fatalx(EX_USAGE, "--proxy-timeout: more than 0, "
+				    "please");
+			break;
 		case O_GRACE: srv->grace_ms = seconds_ms("--grace", optarg); break;
 		case O_INETD: cl->inetd = true; break;
 		case O_USER: cl->user = optarg; break;
@@ -763,11 +809,15 @@ main(int argc, char **argv)
 	log_notice("listening on %s (model %s, service %s%s)", where,
 	    srv.model->name, srv.svc->name,
 	    srv.socktype == SOCK_DGRAM ? ", udp" : "");
+	if (srv.proxy != NULL && (e = proxy_wrap(&srv)) < 0)
+		fatalx(EX_OSERR, "--proxy-protocol: %s", strerror(-e));
 	if (cl.daemon)
 		daemon_ready();
 	log_set_stderr_copy(false);
 	e = srv.socktype == SOCK_DGRAM ? udp_run(&srv) : srv.model->run(&srv);
 	listener_close(&cl, &srv);
+	if (srv.proxy != NULL)
+		proxy_unwrap(&srv);
 	summary(&srv);
 	if (cl.pidfile != NULL && unlink(cl.pidfile) == -1 && errno != ENOENT)
 		log_warn("--pid-file %s", cl.pidfile);
