@@ -59,6 +59,9 @@ struct stats {
 	_Atomic uint64_t resets;	/* ...or by the peer's reset (RST: an
 					 * abortive close, ECONNRESET/EPIPE) */
 	_Atomic uint64_t udp_dropped;	/* reflection guard */
+	/* Overload episodes begun (accept.h): taking connections, starting
+	 * workers. */
+	_Atomic uint64_t episodes_accept, episodes_workers;
 	_Atomic int nslots;		/* slots used by the model */
 	struct worker_slot slot[MAX_WORKER_SLOTS];
 };
@@ -138,6 +141,27 @@ const struct model *model_find(const char *name);
  * ran before exec is not counted, and again with forked = true in a process
  * that carries on as the server after fork() (--daemon). */
 void server_log_stats(struct server *srv);
+
+/* One reading of every counter, for the stats line and the metrics
+ * (engine/metrics.c): both are written from it, so they agree. */
+struct stats_snap {
+	int64_t active;
+	uint64_t accepted, served, refused_acl, refused_perip;
+	uint64_t refused_overload, refused_proxy, timeouts, errors, resets;
+	uint64_t bytes_in, bytes_out, udp_dropped;
+	uint64_t episodes_accept, episodes_workers;
+	bool overloaded_accept, overloaded_workers;	/* now, this process */
+	double user, sys;	/* CPU seconds, server and children */
+	bool cpu_ok;
+	int nslots;		/* workers (pool slots, loops) */
+	int busy;		/* pools: slots serving a connection */
+};
+void stats_snapshot(struct server *srv, struct stats_snap *sn);
+/* The Prometheus text format (version 0.0.4), or OpenMetrics 1.0 (its
+ * _total and "# EOF"), of a snapshot and the per-worker counts, into a
+ * buffer it grows (*buf, *cap; realloc).  Its length, or -1 (ENOMEM). */
+ssize_t stats_exposition(struct server *srv, const struct stats_snap *sn,
+    bool openmetrics, char **buf, size_t *cap);
 /* Workers whose spread is reported (their slots' connection counts). */
 void server_set_workers(struct server *srv, int n);
 int server_spread(struct server *srv, char *buf, size_t len);

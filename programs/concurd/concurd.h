@@ -15,6 +15,7 @@ struct server;
 struct cmdline {
 	const char *model, *service, *bind, *port;
 	const char *user, *group, *pidfile, *logfile, *list;
+	const char *metrics;	/* --metrics ADDRESS:PORT */
 	bool inetd, daemon, use_syslog, listing;
 	int verbosity, backlog, stats_ms;
 	/* Socket options for the listener (and through it every accepted

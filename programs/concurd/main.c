@@ -31,6 +31,7 @@
 #include "io.h"
 #include "log.h"
 #include "loops.h"
+#include "metrics.h"
 #include "net.h"
 #include "parse.h"
 #include "proxy.h"
@@ -112,6 +113,8 @@ usage(FILE *f)
 "      --syslog            log to syslog instead of stderr\n"
 "      --log-file FILE     log to FILE, lines timestamped (SIGHUP reopens)\n"
 "      --stats-interval SEC  log a stats line every SEC (SIGUSR1: now)\n"
+"      --metrics ADDRESS:PORT  serve the stats to Prometheus over HTTP\n"
+"                          (GET /metrics; ADDRESS empty: every address)\n"
 "Other:\n"
 "  -l, --list[=KIND]       list models, services and service options, one\n"
 "                          per line; KIND: processes, threads, pools or\n"
@@ -278,6 +281,18 @@ add_rule(struct server *srv, const char *cidr, bool allow)
 		fatalx(EX_USAGE, "%s: '%s' is not an address or address/prefix",
 		    allow ? "--allow" : "--deny", cidr);
 	v[srv->nacl++].allow = allow;
+}
+
+static int
+metrics_error(int e, const char *spec)
+{
+	log_warnx("--metrics %s: cannot listen: %s", spec, net_strerror(e));
+	if (NET_IS_EAI(e))
+		return EX_NOHOST;
+	if (e == -EACCES)
+		return EX_NOPERM;
+	return e == -EADDRINUSE || e == -EADDRNOTAVAIL ? EX_UNAVAILABLE :
+	    EX_OSERR;
 }
 
 /* --proxy-protocol and its kin: the configuration, made once. */
@@ -469,7 +484,7 @@ enum { O_MAXW = 256, O_BACKLOG, O_MAXCONNS, O_PERIP, O_IDLE, O_ALLOW,
     O_SYSLOG, O_LOGFILE, O_STATS, O_REUSEPORT, O_LOOPBUSY, O_DEFER,
     O_SNDBUF, O_RCVBUF, O_NODELAY, O_NO_NODELAY, O_KEEPALIVE, O_LINGER,
     O_FASTOPEN, O_REUSEADDR, O_NO_REUSEADDR, O_UNIX_MODE, O_UNIX_OWNER,
-    O_PROXY, O_PROXY_FROM, O_PROXY_TIMEOUT,
+    O_PROXY, O_PROXY_FROM, O_PROXY_TIMEOUT, O_METRICS,
     O_SERVICE = 512 };
 
 static const struct option base_opts[] = {
@@ -512,6 +527,7 @@ static const struct option base_opts[] = {
 	{ "syslog", no_argument, NULL, O_SYSLOG },
 	{ "log-file", required_argument, NULL, O_LOGFILE },
 	{ "stats-interval", required_argument, NULL, O_STATS },
+	{ "metrics", required_argument, NULL, O_METRICS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "list", optional_argument, NULL, 'l' },
@@ -618,6 +634,7 @@ parse(int argc, char **argv, struct cmdline *cl, struct server *srv)
 		case O_LOGFILE: cl->logfile = optarg; break;
 		case O_STATS: cl->stats_ms = seconds_ms("--stats-interval",
 			      optarg); break;
+		case O_METRICS: cl->metrics = optarg; break;
 		case 'v': cl->verbosity++; break;
 		case 'q': cl->verbosity = LOG_QUIET; break;
 		case 'l': exit(list(optarg));
@@ -757,7 +774,7 @@ main(int argc, char **argv)
 	struct cmdline cl = { .service = "echo", .verbosity = LOG_NORMAL,
 	    .backlog = SOMAXCONN };
 	char where[512];
-	int e;
+	int e, mfd = -1;
 	long ncpu;
 
 	(void)server_cpu_baseline(false);
@@ -779,6 +796,7 @@ main(int argc, char **argv)
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (srv.stats == MAP_FAILED)
 		fatal(EX_OSERR, "mmap");
+	server_overload_stats(srv.stats);
 	if (srv.per_ip > 0 && (srv.perip = perip_create(srv.max_conns > 0 ?
 	    srv.max_conns : 65536)) == NULL)
 		fatal(EX_OSERR, "--per-ip table");
@@ -800,6 +818,16 @@ main(int argc, char **argv)
 		return e < 0 ? EX_OSERR : EX_OK;
 	}
 	listener_open(&cl, &srv, where, sizeof(where));
+	if (cl.metrics != NULL) {
+		char mwhere[300];
+
+		if ((mfd = metrics_listen(cl.metrics, mwhere, sizeof(mwhere))) < 0)
+			exit(mfd == -EINVAL ? (log_warnx("--metrics: '%s' is "
+			    "not ADDRESS:PORT ([ADDRESS]:PORT for IPv6; :PORT "
+			    "for every address)", cl.metrics), EX_USAGE) :
+			    metrics_error(mfd, cl.metrics));
+		log_notice("metrics on %s (GET /metrics)", mwhere);
+	}
 	if (cl.user != NULL || cl.group != NULL)
 		drop_privileges(cl.user, cl.group);
 	if (cl.daemon)
@@ -811,11 +839,14 @@ main(int argc, char **argv)
 	    srv.socktype == SOCK_DGRAM ? ", udp" : "");
 	if (srv.proxy != NULL && (e = proxy_wrap(&srv)) < 0)
 		fatalx(EX_OSERR, "--proxy-protocol: %s", strerror(-e));
+	if (mfd >= 0 && (e = metrics_start(&srv, mfd)) < 0)
+		fatalx(EX_OSERR, "--metrics: %s", strerror(-e));
 	if (cl.daemon)
 		daemon_ready();
 	log_set_stderr_copy(false);
 	e = srv.socktype == SOCK_DGRAM ? udp_run(&srv) : srv.model->run(&srv);
 	listener_close(&cl, &srv);
+	metrics_stop();
 	if (srv.proxy != NULL)
 		proxy_unwrap(&srv);
 	summary(&srv);
