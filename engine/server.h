@@ -98,6 +98,7 @@ struct server {
 	struct proxy_conf *proxy;	/* --proxy-protocol, or NULL */
 	bool inetd;		/* --inetd: one connection, on descriptor 0 */
 	bool activated;		/* lfd came from systemd (LISTEN_FDS) */
+	bool udp_too;		/* and a datagram socket, served beside */
 	bool reuseport;		/* --reuseport: a listener per event loop */
 	bool nodelay;		/* accepted sockets get TCP_NODELAY (TCP, and
 				 * no --no-nodelay) */

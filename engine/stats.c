@@ -21,6 +21,7 @@
 
 #include "accept.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "server.h"
 #include "pools/policy.h"
 
@@ -136,10 +137,13 @@ server_log_stats(struct server *srv)
 	char spread[2048];
 	int n = server_spread(srv, spread, sizeof(spread));
 
+	char line[2600];
+
 	stats_snapshot(srv, &sn);
 	if (!sn.cpu_ok)
 		log_warn("getrusage");
-	log_notice("stats: active=%lld accepted=%llu served=%llu refused=%llu "
+	snprintf(line, sizeof(line), "STATUS=stats: active=%lld accepted=%llu "
+	    "served=%llu refused=%llu "
 	    "(acl=%llu per_ip=%llu overload=%llu proxy=%llu) timeouts=%llu "
 	    "errors=%llu resets=%llu bytes_in=%llu bytes_out=%llu workers=%d "
 	    "spread=%s cpu=%.6f",
@@ -154,6 +158,8 @@ server_log_stats(struct server *srv)
 	    (unsigned long long)sn.timeouts, (unsigned long long)sn.errors,
 	    (unsigned long long)sn.resets, (unsigned long long)sn.bytes_in,
 	    (unsigned long long)sn.bytes_out, n, spread, sn.user + sn.sys);
+	log_notice("%s", line + 7);
+	(void)sdnotify(line);	/* systemctl status shows the last one */
 }
 
 /* ---- the exposition text ---- */

@@ -107,7 +107,7 @@ if activate "$T/sa" -d -l 127.0.0.1:@PORT@ "$BIN/concurd" -m epoll; then
 	wait_gone "$SERVER_PID" 5
 	wait "$SERVER_PID"; st=$?
 	is "$st" 64 "a datagram socket passed to a TCP concurd: exit 64"
-	like "$(cat "$T/sa")" 'descriptor 3 is a datagram socket; this concurd serves TCP' \
+	like "$(cat "$T/sa")" 'no stream socket passed \(ListenStream=; for datagrams only, --udp\)' \
 		"a datagram socket: the message says what was passed and what is wanted"
 else
 	fail "systemd-socket-activate -d listens"

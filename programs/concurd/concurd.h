@@ -24,6 +24,9 @@ struct cmdline {
 	struct net_sockopts so;
 	bool nodelay_off;
 	const char *tcp_opt;
+	/* systemd passed a datagram socket beside the stream one */
+	int udp_fd;
+	char udp_where[300];
 	/* -b unix:PATH */
 	const char *unix_path, *unix_mode, *unix_owner;
 	dev_t unix_dev;

@@ -84,16 +84,25 @@ unix_error(int e, const char *path)
 	return e == -ENOENT || e == -ENOTDIR ? EX_CANTCREAT : EX_OSERR;
 }
 
-/* systemd socket activation: LISTEN_PID is us, LISTEN_FDS sockets from
- * descriptor 3.  Returns the listener or -1 when not activated. */
+/*
+ * systemd socket activation: LISTEN_PID is us, LISTEN_FDS sockets from
+ * descriptor 3.  What concurd serves of them at once: one stream socket
+ * (TCP, or unix), through the model, and one datagram socket beside it,
+ * the same service over UDP, from a thread (a unit with ListenStream=7 and
+ * ListenDatagram=7); with --udp, one datagram socket.  Several of a kind
+ * (an IPv4 and an IPv6 socket: BindIPv6Only=both makes one of both) are
+ * refused: the models serve one listener.  Returns the listener, or -1
+ * when not activated; *dgram the datagram socket beside it, or -1.
+ */
 static int
-activation_socket(int socktype)
+activation_sockets(int socktype, int *dgram)
 {
 	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
+	int stream = -1, dg = -1, fd, type, acc;
 	uint64_t p, n;
-	int type = 0, acc = 0;
-	socklen_t len = sizeof(type);
+	socklen_t len;
 
+	*dgram = -1;
 	if (pid == NULL || fds == NULL)
 		return -1;
 	if (parse_uint(pid, 1, INT32_MAX, &p) == -1 || (pid_t)p != getpid())
@@ -103,24 +112,45 @@ activation_socket(int socktype)
 	(void)unsetenv("LISTEN_PID");
 	(void)unsetenv("LISTEN_FDS");
 	(void)unsetenv("LISTEN_FDNAMES");
-	if (n > 1)
-		log_warnx("socket activation passed %llu sockets; serving the "
-		    "first (one dual-stack socket covers IPv4 and IPv6)",
-		    (unsigned long long)n);
-	if (getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &len) == -1)
-		fatal(EX_USAGE, "socket activation: descriptor 3");
-	if (type != socktype)
-		fatalx(EX_USAGE, "socket activation: descriptor 3 is a %s "
-		    "socket; this concurd serves %s", type == SOCK_DGRAM ?
-		    "datagram" : "stream", socktype == SOCK_DGRAM ? "UDP" : "TCP");
-	len = sizeof(acc);
-	if (socktype == SOCK_STREAM &&
-	    (getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) == -1 || !acc))
-		fatalx(EX_USAGE, "socket activation: descriptor 3 is not "
-		    "listening (use Accept=no, or --inetd with Accept=yes)");
-	if (fd_set_cloexec(3, true) == -1)
-		fatal(EX_OSERR, "socket activation: fcntl");
-	return 3;
+	for (fd = 3; fd < 3 + (int)n; fd++) {
+		len = sizeof(type);
+		if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == -1)
+			fatal(EX_USAGE, "socket activation: descriptor %d", fd);
+		if (fd_set_cloexec(fd, true) == -1)
+			fatal(EX_OSERR, "socket activation: fcntl");
+		if (type == SOCK_STREAM && stream < 0) {
+			len = sizeof(acc);
+			if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) == -1 ||
+			    !acc)
+				fatalx(EX_USAGE, "socket activation: descriptor %d "
+				    "is not listening (use Accept=no, or --inetd "
+				    "with Accept=yes)", fd);
+			stream = fd;
+		} else if (type == SOCK_DGRAM && dg < 0) {
+			dg = fd;
+		} else {
+			fatalx(EX_USAGE, "socket activation passed %llu sockets, "
+			    "two of them %s: concurd serves one stream socket "
+			    "and one datagram socket (one socket with "
+			    "BindIPv6Only=both serves IPv4 and IPv6)",
+			    (unsigned long long)n, type == SOCK_DGRAM ?
+			    "datagram" : type == SOCK_STREAM ? "stream" :
+			    "of another type");
+		}
+	}
+	if (socktype == SOCK_DGRAM) {
+		if (stream >= 0 || dg < 0)
+			fatalx(EX_USAGE, "socket activation: --udp serves one "
+			    "datagram socket (ListenDatagram=), and %s",
+			    dg < 0 ? "none was passed" : "a stream socket was "
+			    "passed too");
+		return dg;
+	}
+	if (stream < 0)
+		fatalx(EX_USAGE, "socket activation: no stream socket passed "
+		    "(ListenStream=; for datagrams only, --udp)");
+	*dgram = dg;
+	return stream;
 }
 
 /* --unix-owner USER[:GROUP] */
@@ -215,8 +245,11 @@ listener_open(struct cmdline *cl, struct server *srv, char *where,
 	int e, v = 0;
 	socklen_t vl = sizeof(v);
 
-	srv->lfd = activation_socket(srv->socktype);
+	srv->lfd = activation_sockets(srv->socktype, &cl->udp_fd);
 	srv->activated = srv->lfd >= 0;
+	if (cl->udp_fd >= 0 && srv->svc->datagram == NULL)
+		fatalx(EX_USAGE, "socket activation passed a datagram socket, "
+		    "and service %s has no UDP form", srv->svc->name);
 	srv->backlog = cl->backlog;
 	if (srv->activated && srv->reuseport) {
 		log_warnx("--reuseport: ignored for a socket systemd passed");
@@ -237,6 +270,16 @@ listener_open(struct cmdline *cl, struct server *srv, char *where,
 			fatalx(EX_OSERR, "socket activation: %s: %s", failed,
 			    net_strerror(e));
 		set_where(where, len, srv->lfd);
+		if (cl->udp_fd >= 0) {
+			struct net_sockopts bufs = { .sndbuf = cl->so.sndbuf,
+			    .rcvbuf = cl->so.rcvbuf };
+
+			if ((e = net_set_sockopts(cl->udp_fd, &bufs, &failed)) < 0)
+				fatalx(EX_OSERR, "socket activation: %s: %s",
+				    failed, net_strerror(e));
+			set_where(cl->udp_where, sizeof(cl->udp_where),
+			    cl->udp_fd);
+		}
 	} else if (cl->unix_path != NULL) {
 		struct net_unix u = { 0, (uid_t)-1, (gid_t)-1 };
 		uint64_t mode;
@@ -287,6 +330,9 @@ listener_close(struct cmdline *cl, struct server *srv)
 	if (srv->lfd >= 0)
 		close(srv->lfd);
 	srv->lfd = -1;
+	if (cl->udp_fd >= 0)
+		close(cl->udp_fd);
+	cl->udp_fd = -1;
 	if (cl->unix_path != NULL && !srv->activated &&
 	    (e = net_unlink_unix(cl->unix_path, cl->unix_dev, cl->unix_ino)) < 0)
 		log_warnx("unix:%s: cannot remove it: %s", cl->unix_path,

@@ -34,6 +34,7 @@
 #include "metrics.h"
 #include "net.h"
 #include "parse.h"
+#include "sdnotify.h"
 #include "proxy.h"
 #include "server.h"
 #include "stop.h"
@@ -136,7 +137,9 @@ usage(FILE *f)
 "\n"
 "On start concurd prints 'concurd: listening on ADDRESS port PORT (model M,\n"
 "service S)'.  SIGTERM or SIGINT stop it (a second one: at once) and print a\n"
-"summary line.  Started by systemd with LISTEN_FDS, it uses the socket passed.\n");
+"summary line.  Started by systemd with LISTEN_FDS, it serves the sockets\n"
+"passed (one stream, and one datagram beside it); with NOTIFY_SOCKET it says\n"
+"READY=1, STATUS= (the stats line) and STOPPING=1 (Type=notify).\n");
 }
 
 /* --list[=KIND]: models (of a kind), services, service options. */
@@ -243,8 +246,8 @@ summary(struct server *srv)
 	    "bytes_in=%llu bytes_out=%llu errors=%llu resets=%llu refused=%llu "
 	    "udp_dropped=%llu user=%.6f sys=%.6f cpu=%.6f "
 	    "cpu_us_per_conn=%.1f workers=%d spread=%s",
-	    srv->model->name, srv->svc->name,
-	    srv->socktype == SOCK_DGRAM ? "/udp" : "",
+	    srv->model->name, srv->svc->name, srv->socktype == SOCK_DGRAM ?
+	    "/udp" : srv->udp_too ? "/tcp+udp" : "",
 	    (unsigned long long)conns,
 	    (unsigned long long)atomic_load(&s->bytes_in),
 	    (unsigned long long)atomic_load(&s->bytes_out),
@@ -772,13 +775,15 @@ main(int argc, char **argv)
 {
 	struct server srv = { .socktype = SOCK_STREAM, .max_workers = 256 };
 	struct cmdline cl = { .service = "echo", .verbosity = LOG_NORMAL,
-	    .backlog = SOMAXCONN };
+	    .backlog = SOMAXCONN, .udp_fd = -1 };
 	char where[512];
 	int e, mfd = -1;
 	long ncpu;
 
 	(void)server_cpu_baseline(false);
 	log_init(argv[0], LOG_NORMAL);
+	if ((e = sdnotify_init()) < 0)
+		log_warnx("NOTIFY_SOCKET: %s; not telling systemd", strerror(-e));
 	parse(argc, argv, &cl, &srv);
 	log_set_level(cl.verbosity);
 	configure(&cl, &srv);
@@ -837,6 +842,12 @@ main(int argc, char **argv)
 	log_notice("listening on %s (model %s, service %s%s)", where,
 	    srv.model->name, srv.svc->name,
 	    srv.socktype == SOCK_DGRAM ? ", udp" : "");
+	if (cl.udp_fd >= 0) {
+		log_notice("and udp on %s", cl.udp_where);
+		if ((e = udp_start(&srv, cl.udp_fd)) < 0)
+			fatalx(EX_OSERR, "udp: %s", strerror(-e));
+		srv.udp_too = true;
+	}
 	if (srv.proxy != NULL && (e = proxy_wrap(&srv)) < 0)
 		fatalx(EX_OSERR, "--proxy-protocol: %s", strerror(-e));
 	if (mfd >= 0 && (e = metrics_start(&srv, mfd)) < 0)
@@ -844,7 +855,17 @@ main(int argc, char **argv)
 	if (cl.daemon)
 		daemon_ready();
 	log_set_stderr_copy(false);
+	if (sdnotify_enabled()) {
+		char state[700];
+
+		snprintf(state, sizeof(state), "READY=1\nMAINPID=%d\nSTATUS="
+		    "listening on %s (model %s, service %s)", (int)getpid(),
+		    where, srv.model->name, srv.svc->name);
+		if ((e = sdnotify(state)) < 0)
+			log_warnx("NOTIFY_SOCKET: %s", strerror(-e));
+	}
 	e = srv.socktype == SOCK_DGRAM ? udp_run(&srv) : srv.model->run(&srv);
+	udp_stop();
 	listener_close(&cl, &srv);
 	metrics_stop();
 	if (srv.proxy != NULL)
