@@ -245,7 +245,8 @@ stats_exposition(struct server *srv, const struct stats_snap *sn,
 		if ((*buf = malloc(*cap)) == NULL)
 			return -1;
 	}
-	family(&o, "concurd_server", "gauge", "Always 1: its labels say the model, service and version.");
+	family(&o, "concurd_server", "gauge", "Always 1: its labels say the "
+	    "model, service and version.");
 	put(&o, "concurd_server{model=\"%s\",service=\"%s\",version=\"%s\"} 1\n",
 	    srv->model ? srv->model->name : "", srv->svc ? srv->svc->name : "",
 	    CONCUR_VERSION);

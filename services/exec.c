@@ -201,7 +201,7 @@ exec_takeover(const struct svc_conn *conn, int fd, bool in_place)
 	pid_t pid, w, parent;
 
 	if (in_place)
-		exec_program(c, conn->meta, fd);	/* --inetd: nothing to account after */
+		exec_program(c, conn->meta, fd);	/* --inetd: nothing after */
 	parent = getpid();
 	pid = fork();
 	if (pid == 0) {

@@ -57,7 +57,7 @@ for m in epoll uring fork prethread; do
 
 	# --per-ip 1 counts the header's client: a second connection of
 	# 203.0.113.9 is refused while the first is open, another client is not.
-	"$PS" 127.0.0.1 "$PORT" -s 203.0.113.9 -m 'held\n' -k -w 3000 >"$T/held" &
+	"$PS" 127.0.0.1 "$PORT" -s 203.0.113.9 -m 'held\n' -k -w 20000 >"$T/held" &
 	held=$!
 	wait_for 5 grep -q held "$T/held"
 	"$PS" 127.0.0.1 "$PORT" -s 203.0.113.9 -m 'second\n' >"$T/second" 2>&1
@@ -129,7 +129,7 @@ LOG=$T/unix.log
 "$BIN/concurd" -b "unix:$T/lb.sock" --proxy-protocol --per-ip 1 -v 2>"$LOG" &
 SERVER_PID=$!; track "$SERVER_PID"
 if wait_for 10 grep -q "listening on unix:" "$LOG"; then
-	"$PS" "unix:$T/lb.sock" - -s 203.0.113.9 -m 'held\n' -k -w 3000 >"$T/uheld" &
+	"$PS" "unix:$T/lb.sock" - -s 203.0.113.9 -m 'held\n' -k -w 20000 >"$T/uheld" &
 	held=$!
 	wait_for 5 grep -q held "$T/uheld"
 	is "$("$PS" "unix:$T/lb.sock" - -s 203.0.113.9 -m 'second\n' 2>&1)" "" \

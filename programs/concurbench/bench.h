@@ -364,8 +364,6 @@ int sources_parse(struct config *cfg, const char *s);
 const struct target *target_for(const struct config *cfg, uint64_t k);
 const struct sockaddr_storage *source_for(const struct config *cfg,
     uint64_t k);
-/* "HOST port PORT", or "unix:PATH", for messages. */
-const char *target_text(const struct target *t, char *buf, size_t len);
 /* A socket to t, bound to src if not NULL, connecting (or connected,
  * UDP).  Returns the fd or -1 with errno.  (Inline: connrate opens one
  * per request.) */

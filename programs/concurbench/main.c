@@ -592,7 +592,7 @@ await(int fd, short events, uint64_t timeout)
 static void
 probe(const struct config *cfg)
 {
-	char addr[300];
+	char addr[300];	/* an address, or unix:PATH */
 	unsigned char dgram[UDP_MIN_SIZE] = "concurbench", back[64];
 	socklen_t len = sizeof(int);
 	uint64_t k;
@@ -601,24 +601,28 @@ probe(const struct config *cfg)
 	for (k = 0; k < cfg->ntargets; k++) {
 		const struct target *t = &cfg->targets[k];
 
-		target_text(t, addr, sizeof(addr));
+		if (cfg->unix_socket)
+			snprintf(addr, sizeof(addr), "%s", t->host);
+		else
+			net_ntop((const struct sockaddr *)&t->addr, addr,
+			    sizeof(addr));
 		err = 0;
 		fd = open_socket(t, source_for(cfg, k), cfg->udp ? SOCK_DGRAM :
 		    SOCK_STREAM);
 		if (fd == -1) {
 			err = errno;
 			if (err == EADDRNOTAVAIL && cfg->nsources)
-				die(69, "--source: cannot connect from it to %s: "
-				    "%s (is it an address of this host?)", addr,
-				    strerror(err));
+				die(69, "--source: cannot connect from it to %s "
+				    "port %s: %s (is it an address of this "
+				    "host?)", addr, t->port, strerror(err));
 		} else if (cfg->udp) {
 			if (send(fd, dgram, sizeof(dgram), 0) == -1)
 				err = errno;
 			else if ((r = await(fd, POLLIN, cfg->connect_timeout))
 			    == 0)
-				die(75, "%s (UDP): no answer within the "
+				die(75, "%s UDP port %s: no answer within the "
 				    "connect timeout (is an echo server "
-				    "there?)", addr);
+				    "there?)", addr, t->port);
 			else if (recv(fd, back, sizeof(back), 0) == -1)
 				err = errno;
 		} else {
@@ -632,12 +636,18 @@ probe(const struct config *cfg)
 		if (fd != -1)
 			close(fd);
 		if (err != 0)
-			die(errno_exit(err), "%s%s: %s", addr, cfg->udp ?
-			    " (UDP)" : "", err == ECONNREFUSED ?
+			die(errno_exit(err), "%s%s%s: %s", addr,
+			    cfg->unix_socket ? "" : cfg->udp ? " UDP port " :
+			    " port ", cfg->unix_socket ? "" : t->port,
+			    err == ECONNREFUSED ?
 			    "connection refused (is the server running?)" :
 			    err == ENOENT ? "no such socket (is the server "
 			    "running?)" : strerror(err));
-		log_verbose("target %s answers (%s)", t->host, addr);
+		if (cfg->unix_socket)
+			log_verbose("target %s answers", t->host);
+		else
+			log_verbose("target %s port %s (%s) answers", t->host,
+			    t->port, addr);
 	}
 }
 

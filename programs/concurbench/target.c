@@ -365,16 +365,3 @@ source_for(const struct config *cfg, uint64_t k)
 		return &cfg->src6[j % cfg->nsrc6];
 	return NULL;
 }
-
-const char *
-target_text(const struct target *t, char *buf, size_t len)
-{
-	char addr[NET_ADDRSTRLEN];
-
-	if (t->addr.ss_family == AF_UNIX)
-		snprintf(buf, len, "%s", t->host);
-	else
-		snprintf(buf, len, "%s port %s", net_ntop((const struct sockaddr
-		    *)&t->addr, addr, sizeof(addr)), t->port);
-	return buf;
-}
