@@ -342,7 +342,7 @@ proxy_wrap(struct server *srv)
 	srv->svc = &w->svc;
 	srv->svc_conf = w;
 	srv->svc_state = head + w->inner_state;
-	if (!(srv->model->flags & MODEL_LOOPS))
+	if (!(srv->model->flags & MODEL_LOOPS) || srv->inetd)
 		return 0;	/* the blocking driver reads it itself */
 	if ((errno = pthread_condattr_init(&ca)) != 0 ||
 	    (errno = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC)) != 0 ||

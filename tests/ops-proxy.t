@@ -141,6 +141,19 @@ else
 	fail "unix socket with --proxy-protocol: starts" "$(cat "$LOG")"
 fi
 
+# --inetd: the connection inetd passed begins with the header too.
+SP=$HELP/ops_socketpair
+if [ -x "$SP" ]; then
+	out=$("$SP" -d $'PROXY TCP4 203.0.113.77 192.0.2.1 7777 7\r\nvia inetd\n' -- \
+		"$BIN/concurd" --inetd --proxy-protocol -s exec -- sh -c 'echo "$TCPREMOTEIP $TCPREMOTEPORT"; cat' 2>&1); st=$?
+	is "$st:$out" "0:203.0.113.77 7777
+via inetd" "--inetd --proxy-protocol: the program sees the header's client, then the data"
+	out=$("$SP" -d $'no header\n' -- "$BIN/concurd" --inetd --proxy-protocol 2>&1); st=$?
+	is "$st:$out" "0:" "--inetd --proxy-protocol without a header: nothing served"
+else
+	skip "$SP is not built"
+fi
+
 for o in "-u --proxy-protocol" "-b unix:$T/x.sock --proxy-from 10.0.0.1" "--proxy-from 10.0.0.999" \
 	"--proxy-protocol --proxy-timeout 0" "-b unix:$T/x.sock --per-ip 2"; do
 	# shellcheck disable=SC2086

@@ -298,6 +298,17 @@ metrics_error(int e, const char *spec)
 	    EX_OSERR;
 }
 
+/* What the command line built, at exit. */
+static void
+free_conf(struct server *srv)
+{
+	free(srv->acl);
+	if (srv->proxy != NULL) {
+		free(srv->proxy->from);
+		free(srv->proxy);
+	}
+}
+
 /* --proxy-protocol and its kin: the configuration, made once. */
 static struct proxy_conf *
 proxy_conf(struct server *srv)
@@ -815,11 +826,15 @@ main(int argc, char **argv)
 		if (cl.user != NULL || cl.group != NULL)
 			drop_privileges(cl.user, cl.group);
 		log_set_stderr_copy(false);
+		if (srv.proxy != NULL && (e = proxy_wrap(&srv)) < 0)
+			fatalx(EX_OSERR, "--proxy-protocol: %s", strerror(-e));
 		e = run_inetd(&srv);
+		if (srv.proxy != NULL)
+			proxy_unwrap(&srv);
 		if (log_level() >= LOG_VERBOSE)
 			summary(&srv);
 		svc_setup_fini(srv.svc, srv.svc_conf);
-		free(srv.acl);
+		free_conf(&srv);
 		return e < 0 ? EX_OSERR : EX_OK;
 	}
 	listener_open(&cl, &srv, where, sizeof(where));
@@ -874,7 +889,7 @@ main(int argc, char **argv)
 	if (cl.pidfile != NULL && unlink(cl.pidfile) == -1 && errno != ENOENT)
 		log_warn("--pid-file %s", cl.pidfile);
 	svc_setup_fini(srv.svc, srv.svc_conf);
-	free(srv.acl);
+	free_conf(&srv);
 	if (e < 0) {
 		log_warnx("model %s failed: %s", srv.model->name, strerror(-e));
 		return EX_OSERR;
