@@ -59,7 +59,8 @@ for m in epoll uring fork prethread; do
 	# 203.0.113.9 is refused while the first is open, another client is not.
 	"$PS" 127.0.0.1 "$PORT" -s 203.0.113.9 -m 'held\n' -k -w 20000 >"$T/held" &
 	held=$!
-	wait_for 5 grep -q held "$T/held"
+	wait_for 15 grep -q held "$T/held"
+	is "$(cat "$T/held")" held "$m: a first connection of 203.0.113.9, held open"
 	"$PS" 127.0.0.1 "$PORT" -s 203.0.113.9 -m 'second\n' >"$T/second" 2>&1
 	is "$(cat "$T/second")" "" "$m --per-ip 1: a second connection of the same client is refused"
 	is "$("$PS" 127.0.0.1 "$PORT" -s 203.0.113.10 -m 'other\n')" other \
@@ -131,7 +132,7 @@ SERVER_PID=$!; track "$SERVER_PID"
 if wait_for 10 grep -q "listening on unix:" "$LOG"; then
 	"$PS" "unix:$T/lb.sock" - -s 203.0.113.9 -m 'held\n' -k -w 20000 >"$T/uheld" &
 	held=$!
-	wait_for 5 grep -q held "$T/uheld"
+	wait_for 15 grep -q held "$T/uheld"
 	is "$("$PS" "unix:$T/lb.sock" - -s 203.0.113.9 -m 'second\n' 2>&1)" "" \
 		"unix socket: --per-ip 1 refuses the header's client's second connection"
 	is "$("$PS" "unix:$T/lb.sock" - -s 203.0.113.10 -m 'other\n')" other "unix socket: another client is served"
