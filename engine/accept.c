@@ -112,7 +112,9 @@ taken(struct server *srv, int fd)
 {
 	server_overload_end(OVERLOAD_ACCEPT);
 	atomic_fetch_add_explicit(&srv->stats->accepted, 1, memory_order_relaxed);
-	if (srv->socktype == SOCK_STREAM && !srv->nodelay_inherited)
+	/* The listener carries the socket options to every accepted socket
+	 * (net.h); only TCP_NODELAY, where it could not be set there. */
+	if (srv->nodelay && !srv->nodelay_inherited)
 		(void)net_set_nodelay(fd, true);
 }
 
@@ -219,12 +221,23 @@ accept_blocking(struct acceptor *a)
  */
 static atomic_bool overloaded[OVERLOAD_KINDS];
 static _Atomic int overload_streak[OVERLOAD_KINDS];
+static struct stats *episodes;
+
+void
+server_overload_stats(struct stats *s)
+{
+	episodes = s;
+}
 
 bool
 server_overload_begin(int kind, const char *what)
 {
 	atomic_store(&overload_streak[kind], 0);
 	if (!atomic_exchange(&overloaded[kind], true)) {
+		if (episodes != NULL)
+			atomic_fetch_add(kind == OVERLOAD_ACCEPT ?
+			    &episodes->episodes_accept :
+			    &episodes->episodes_workers, 1);
 		log_warn("%s; pausing", what);
 		return true;
 	}

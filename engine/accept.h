@@ -32,6 +32,7 @@
 #include <stdint.h>
 
 struct server;
+struct stats;
 
 #define ACCEPT_PAUSE_MS		100	/* out of resources, or an unknown error */
 #define ACCEPT_FULL_MS		20	/* at --max-conns */
@@ -100,6 +101,8 @@ enum accept_status accept_failed(struct acceptor *a, int err);
  * pthread_create), so a pool that starts a thread during an EMFILE episode
  * does not end it. */
 enum { OVERLOAD_ACCEPT, OVERLOAD_WORKERS, OVERLOAD_KINDS };
+/* Episodes are counted in s (main sets it, before any worker starts). */
+void server_overload_stats(struct stats *s);
 bool server_overload_begin(int kind, const char *what);
 void server_overload_end(int kind);
 bool server_overloaded(int kind);

@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 struct server;
+struct sockaddr;
 
 /* A connection's bookkeeping, kept by its driver for its lifetime. */
 struct conn_meta {
@@ -30,6 +31,19 @@ struct conn_meta {
 	uint16_t port;		/* peer port */
 	bool keyed;		/* key is valid */
 	bool counted;		/* holds a --per-ip count */
+	bool local;		/* a Unix-domain peer: no address, its */
+	int32_t pid;		/* process and user (SO_PEERCRED; -1 */
+	int32_t uid;		/* unknown) */
+	/* --proxy-protocol */
+	bool proxied;		/* a PROXY header is due: admission waits */
+	bool from_header;	/* key and port are the header's client */
+	bool refused;		/* refused after conn_open(): counted there,
+				 * not served */
+	uint32_t hdr_bytes;	/* PROXY header bytes the driver counted as
+				 * input: not the client's, left out */
+	int slot;		/* the worker, for the log line */
+	const struct sockaddr *dst;	/* where the client connected (the
+				 * header's), or NULL */
 };
 
 bool conn_reserve(struct server *srv);
@@ -47,6 +61,18 @@ void conn_abandon(struct server *srv, int fd);
  * back: close fd and serve nothing.  slot: the worker slot to credit (-1:
  * none). */
 int conn_open(struct server *srv, int fd, int slot, struct conn_meta *m);
+/* --proxy-protocol: the header of a connection conn_open() left waiting
+ * (m->proxied) has come.  The client it names (if any: LOCAL and UNKNOWN
+ * keep the connection's own address) takes the balancer's place and goes
+ * through --allow/--deny and --per-ip; the open line is logged.  0: serve
+ * it; -1: refused (counted, logged; conn_close() still to be called). */
+struct proxy_hdr;
+int conn_proxied(struct server *srv, int fd, struct conn_meta *m,
+    const struct proxy_hdr *h);
+/* Its header was missing, malformed or late: counted (refused, proxy),
+ * logged with why; conn_close() still to be called. */
+void conn_proxy_refused(struct server *srv, struct conn_meta *m,
+    const char *why);
 /* err: 0, the errno that ended it (ECONNRESET and EPIPE count as resets,
  * anything else as errors), or -1 for a failure without one. */
 void conn_close(struct server *srv, struct conn_meta *m, uint64_t in,
@@ -55,6 +81,9 @@ void conn_close(struct server *srv, struct conn_meta *m, uint64_t in,
 void conn_timed_out(struct server *srv, struct conn_meta *m);
 /* The peer's address as text ("?" if unknown), for log lines. */
 const char *conn_peer(const struct conn_meta *m, char *buf, size_t len);
+/* The peer for a log line: "ADDRESS port N", or a Unix-domain peer's
+ * "unix pid P uid U". */
+const char *conn_who(const struct conn_meta *m, char *buf, size_t len);
 
 /* The --per-ip table, created by main in shared memory.  take: 0, or -1
  * with errno EDQUOT (address at its limit) or ENOSPC (table full). */

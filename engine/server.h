@@ -53,11 +53,15 @@ struct stats {
 	_Atomic uint64_t refused_acl;	/* --allow/--deny */
 	_Atomic uint64_t refused_perip;	/* --per-ip */
 	_Atomic uint64_t refused_overload;	/* fork, thread, memory, FD_SETSIZE */
+	_Atomic uint64_t refused_proxy;	/* PROXY header missing, bad, late */
 	_Atomic uint64_t timeouts;	/* closed by --idle-timeout */
 	_Atomic uint64_t errors;	/* ended by an I/O error... */
 	_Atomic uint64_t resets;	/* ...or by the peer's reset (RST: an
 					 * abortive close, ECONNRESET/EPIPE) */
 	_Atomic uint64_t udp_dropped;	/* reflection guard */
+	/* Overload episodes begun (accept.h): taking connections, starting
+	 * workers. */
+	_Atomic uint64_t episodes_accept, episodes_workers;
 	_Atomic int nslots;		/* slots used by the model */
 	struct worker_slot slot[MAX_WORKER_SLOTS];
 };
@@ -68,6 +72,7 @@ struct acl_rule {
 };
 
 struct perip;	/* the --per-ip table, in shared memory */
+struct proxy_conf;	/* engine/proxy.h */
 
 struct server {
 	const struct model *model;
@@ -90,9 +95,13 @@ struct server {
 				 * unless some rule is an allow */
 	int nacl;
 	struct perip *perip;
+	struct proxy_conf *proxy;	/* --proxy-protocol, or NULL */
 	bool inetd;		/* --inetd: one connection, on descriptor 0 */
 	bool activated;		/* lfd came from systemd (LISTEN_FDS) */
+	bool udp_too;		/* and a datagram socket, served beside */
 	bool reuseport;		/* --reuseport: a listener per event loop */
+	bool nodelay;		/* accepted sockets get TCP_NODELAY (TCP, and
+				 * no --no-nodelay) */
 	bool nodelay_inherited;	/* TCP_NODELAY set on the listener: Linux
 				 * copies it to every accepted socket */
 	int backlog;
@@ -104,6 +113,8 @@ struct server {
 #define MODEL_PROCESS	0x2	/* connections served in child processes */
 #define MODEL_THREADS	0x4	/* connections served in threads */
 #define MODEL_LOOPS	0x8	/* event loops: many connections a thread */
+#define MODEL_REUSEPORT	0x10	/* --reuseport: a listener of its own per
+				 * worker (SO_REUSEPORT) */
 
 struct model {
 	const char *name;
@@ -118,7 +129,7 @@ static inline uint64_t
 stats_refused(struct stats *s)
 {
 	return atomic_load(&s->refused_acl) + atomic_load(&s->refused_perip) +
-	    atomic_load(&s->refused_overload);
+	    atomic_load(&s->refused_overload) + atomic_load(&s->refused_proxy);
 }
 
 extern const struct model *const models[];
@@ -127,11 +138,35 @@ const struct model *model_find(const char *name);
 /* The stats line (SIGUSR1, --stats-interval) and the summary's shared
  * figures: per-worker spread ("3,4,5" or "-"; returns the slots) and CPU
  * seconds of this process and its reaped children (getrusage SELF +
- * CHILDREN). */
+ * CHILDREN) since server_cpu_baseline(): main calls it first thing, so what
+ * ran before exec is not counted, and again with forked = true in a process
+ * that carries on as the server after fork() (--daemon). */
 void server_log_stats(struct server *srv);
+
+/* One reading of every counter, for the stats line and the metrics
+ * (engine/metrics.c): both are written from it, so they agree. */
+struct stats_snap {
+	int64_t active;
+	uint64_t accepted, served, refused_acl, refused_perip;
+	uint64_t refused_overload, refused_proxy, timeouts, errors, resets;
+	uint64_t bytes_in, bytes_out, udp_dropped;
+	uint64_t episodes_accept, episodes_workers;
+	bool overloaded_accept, overloaded_workers;	/* now, this process */
+	double user, sys;	/* CPU seconds, server and children */
+	bool cpu_ok;
+	int nslots;		/* workers (pool slots, loops) */
+	int busy;		/* pools: slots serving a connection */
+};
+void stats_snapshot(struct server *srv, struct stats_snap *sn);
+/* The Prometheus text format (version 0.0.4), or OpenMetrics 1.0 (its
+ * _total and "# EOF"), of a snapshot and the per-worker counts, into a
+ * buffer it grows (*buf, *cap; realloc).  Its length, or -1 (ENOMEM). */
+ssize_t stats_exposition(struct server *srv, const struct stats_snap *sn,
+    bool openmetrics, char **buf, size_t *cap);
 /* Workers whose spread is reported (their slots' connection counts). */
 void server_set_workers(struct server *srv, int n);
 int server_spread(struct server *srv, char *buf, size_t len);
+int server_cpu_baseline(bool forked);
 int server_cpu(double *user, double *sys);
 
 #endif

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sdnotify.h"
 #include "server.h"
 #include "sig.h"
 
@@ -130,10 +131,14 @@ stop_notice(void)
 	    !atomic_exchange(&shut, true) &&
 	    shutdown(srv->lfd, SHUT_RD) == -1 && errno != ENOTCONN)
 		log_warn("shutdown of the listener");
-	if (grace_ms > 0 && !server_closing() && !atomic_exchange(&told, true))
-		log_info("stopping: no new connections; %d s grace for %lld "
-		    "active", grace_ms / 1000,
-		    (long long)atomic_load(&srv->stats->active));
+	if (!atomic_exchange(&told, true)) {
+		if (grace_ms > 0 && !server_closing())
+			log_info("stopping: no new connections; %d s grace for "
+			    "%lld active", grace_ms / 1000,
+			    (long long)atomic_load(&srv->stats->active));
+		/* systemd (Type=notify): the stop has begun. */
+		(void)sdnotify("STOPPING=1\nSTATUS=stopping");
+	}
 	sig_wake();
 }
 

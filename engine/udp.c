@@ -11,9 +11,12 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "accept.h"
 #include "log.h"
@@ -51,17 +54,22 @@ udp_source_refused(const struct sockaddr *sa)
 	    IN_MULTICAST(a4);
 }
 
-int
-udp_run(struct server *srv)
+/*
+ * The loop.  In the main thread (udp_run: --udp) it also takes the signals;
+ * in a thread of its own (udp_start: a datagram socket systemd passed
+ * beside the stream one) it blocks them and ends when wake is readable.
+ */
+static int
+serve(struct server *srv, int fd, const struct service *svc, void *conf,
+    int wake)
 {
 	static char in[DGRAM_MAX], out[DGRAM_MAX];
 	struct pollfd pfd[2];
 
-	pfd[0].fd = sig_fd();
+	pfd[0].fd = wake >= 0 ? wake : sig_fd();
 	pfd[0].events = POLLIN;
-	pfd[1].fd = srv->lfd;
+	pfd[1].fd = fd;
 	pfd[1].events = POLLIN;
-	atomic_store(&srv->stats->nslots, 0);
 	while (!server_stopping()) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
@@ -72,11 +80,14 @@ udp_run(struct server *srv)
 				continue;
 			return -errno;
 		}
-		if (pfd[0].revents)
+		if (pfd[0].revents) {
+			if (wake >= 0)
+				break;		/* the server has stopped */
 			(void)server_take_signals(srv);
+		}
 		if (!pfd[1].revents)
 			continue;
-		n = recvfrom(srv->lfd, in, sizeof(in), MSG_DONTWAIT,
+		n = recvfrom(fd, in, sizeof(in), MSG_DONTWAIT,
 		    (struct sockaddr *)&ss, &sl);
 		if (n == -1) {
 			if (errno == EAGAIN || errno == EINTR ||
@@ -95,12 +106,12 @@ udp_run(struct server *srv)
 			    net_sa_port((struct sockaddr *)&ss));
 			continue;
 		}
-		r = srv->svc->datagram(srv->svc_conf, in, (size_t)n, out, sizeof(out));
+		r = svc->datagram(conf, in, (size_t)n, out, sizeof(out));
 		atomic_fetch_add(&srv->stats->bytes_in, (uint64_t)n);
 		atomic_fetch_add(&srv->stats->served, 1);
 		if (r < 0)
 			continue;
-		if (sendto(srv->lfd, out, (size_t)r, MSG_DONTWAIT | MSG_NOSIGNAL,
+		if (sendto(fd, out, (size_t)r, MSG_DONTWAIT | MSG_NOSIGNAL,
 		    (struct sockaddr *)&ss, sl) == -1) {
 			/* A full socket buffer drops the reply, as UDP may. */
 			if (errno != EAGAIN && errno != ENOBUFS && errno != EINTR)
@@ -111,4 +122,66 @@ udp_run(struct server *srv)
 		atomic_fetch_add(&srv->stats->bytes_out, (uint64_t)r);
 	}
 	return 0;
+}
+
+int
+udp_run(struct server *srv)
+{
+	atomic_store(&srv->stats->nslots, 0);
+	return serve(srv, srv->lfd, srv->svc, srv->svc_conf, -1);
+}
+
+static struct {
+	struct server *srv;
+	const struct service *svc;
+	void *conf;
+	int fd, wake[2];
+	pthread_t tid;
+	bool running;
+} ut = { .wake = { -1, -1 } };
+
+static void *
+thread_main(void *arg)
+{
+	int e;
+
+	(void)arg;
+	server_block_signals();
+	if ((e = serve(ut.srv, ut.fd, ut.svc, ut.conf, ut.wake[0])) < 0) {
+		errno = -e;
+		log_warn("udp: poll");
+		server_request_stop();
+	}
+	return NULL;
+}
+
+int
+udp_start(struct server *srv, int fd)
+{
+	ut.srv = srv;
+	ut.svc = srv->svc;	/* the service itself, whatever wraps it later */
+	ut.conf = srv->svc_conf;
+	ut.fd = fd;
+	if (pipe2(ut.wake, O_CLOEXEC) == -1)
+		return -errno;
+	if ((errno = pthread_create(&ut.tid, NULL, thread_main, NULL)) != 0)
+		return -errno;
+	ut.running = true;
+	return 0;
+}
+
+void
+udp_stop(void)
+{
+	if (ut.running) {
+		if (write(ut.wake[1], "x", 1) == -1)
+			log_warn("udp: waking the thread");
+		pthread_join(ut.tid, NULL);
+		ut.running = false;
+	}
+	if (ut.wake[0] >= 0) {
+		close(ut.wake[0]);
+		close(ut.wake[1]);
+		ut.wake[0] = ut.wake[1] = -1;
+	}
 }

@@ -4,19 +4,23 @@
  * programs/concurd/main.c is compiled as it is, with main renamed
  * (-Dmain=concurd_main), and linked with the linker's --wrap so that
  * nothing past the parsing happens:
- *   exit()          (usage errors: fatalx) jumps back here with the code;
+ *   exit()          (usage errors: fatalx) ends the run with the code;
  *   sysconf()       main's first call once every option is parsed and
- *                   checked: jumps back here as "parsed";
+ *                   checked: ends the run as "parsed";
  *   log_set_file(), log_set_syslog()  do nothing (no file is created).
+ * Each input's main() runs on a thread of its own, which those wrappers end
+ * with pthread_exit(): its whole stack goes with it.  (Jumping out of
+ * main() with longjmp, as this harness once did, left ASan with a stack it
+ * could not clean up, and libFuzzer's next frames tripped over it.)
  * Input: the arguments, separated by NUL bytes (argv[0] is "concurd").
  * Checked: no crash, no undefined behaviour, no out-of-bounds access
  * (ASan), and every outcome is one the man page documents: parsed, or exit
  * 0 (--help, --list, --version), 64 (usage) or 69 (model unavailable).
- * Leak detection is off for this harness: jumping out of main leaves its
+ * Leak detection is off for this harness: leaving main early leaves its
  * --allow/--deny table behind, which a real run frees by exiting.
  */
 #include <getopt.h>
-#include <setjmp.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,25 +39,35 @@ void __wrap_log_set_syslog(bool on);
 
 #define PARSED	1000
 
-static jmp_buf back;
-static volatile int inside;
+static pthread_t runner;
+static volatile int inside, code;
+static int argc_;
+static char **argv_;
+
+static bool
+in_runner(void)
+{
+	return inside && pthread_equal(pthread_self(), runner);
+}
 
 void
-__wrap_exit(int code)
+__wrap_exit(int c)
 {
-	if (inside) {
+	if (in_runner()) {
+		code = c;
 		inside = 0;
-		longjmp(back, code + 1);
+		pthread_exit(NULL);
 	}
-	__real_exit(code);
+	__real_exit(c);
 }
 
 long
 __wrap_sysconf(int name)
 {
-	if (inside) {
+	if (in_runner()) {
+		code = PARSED;
 		inside = 0;
-		longjmp(back, PARSED + 1);
+		pthread_exit(NULL);
 	}
 	return __real_sysconf(name);
 }
@@ -71,13 +85,22 @@ __wrap_log_set_syslog(bool on)
 	(void)on;
 }
 
+static void *
+run(void *arg)
+{
+	(void)arg;
+	runner = pthread_self();	/* before anything can call exit() */
+	code = concurd_main(argc_, argv_);
+	inside = 0;
+	return NULL;
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static char buf[4096 + 1];
 	char *argv[66];
-	volatile int argc = 1;
-	int r;
+	int argc = 1;
 	size_t i, start = 0;
 
 	if (size > 4096)
@@ -93,16 +116,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size == 0)
 		argc = 1;
 	argv[argc] = NULL;
+	argc_ = argc;
+	argv_ = argv;
 	optind = 0;	/* glibc: start getopt afresh */
 	fflush(stdout);
-	if ((r = setjmp(back)) == 0) {
-		inside = 1;
-		r = concurd_main(argc, argv) + 1;
-	}
+	code = -1;
+	inside = 1;
+	if (pthread_create(&runner, NULL, run, NULL) != 0)
+		abort();
+	pthread_join(runner, NULL);
 	inside = 0;
-	r--;
-	if (r != PARSED && r != 0 && r != 64 && r != 69) {
-		fprintf(stderr, "concurd's parser ended with %d\n", r);
+	if (code != PARSED && code != 0 && code != 64 && code != 69) {
+		fprintf(stderr, "concurd's parser ended with %d\n", code);
 		abort();
 	}
 	return 0;

@@ -3,6 +3,7 @@
  *
  * Each call builds its whole line first and hands it to the kernel in one
  * write(2): lines from many threads or many forked children stay whole.
+ * A file's lines carry a timestamp, stderr's do not (see log.h).
  */
 #include "log.h"
 
@@ -19,8 +20,8 @@
 
 static const char *progname = "concur";
 static int level = LOG_NORMAL;
-static bool timestamps;
 static bool use_syslog;
+static bool stderr_copy;
 static int logfd = STDERR_FILENO;
 static char logpath[4096];
 
@@ -52,9 +53,9 @@ log_set_level(int lvl)
 }
 
 void
-log_set_timestamps(bool on)
+log_set_stderr_copy(bool on)
 {
-	timestamps = on;
+	stderr_copy = on;
 }
 
 void
@@ -104,56 +105,57 @@ log_reopen(void)
 	return log_set_file(path);
 }
 
+/* "[timestamp ]PROG: message[: strerror]\n" into line; its length. */
+static size_t
+format(char *line, size_t cap, bool stamp, const char *msg, int err)
+{
+	size_t n = 0;
+	int r;
+
+	if (stamp) {
+		struct timespec ts;
+		struct tm tm;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		localtime_r(&ts.tv_sec, &tm);
+		n += strftime(line, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+		r = snprintf(line + n, cap - n, ".%03ld ", ts.tv_nsec / 1000000);
+		if (r > 0 && (size_t)r < cap - n)
+			n += (size_t)r;
+	}
+	r = err >= 0 ? snprintf(line + n, cap - n, "%s: %s: %s", progname, msg,
+	    strerror(err)) : snprintf(line + n, cap - n, "%s: %s", progname, msg);
+	if (r > 0)
+		n += (size_t)r < cap - n ? (size_t)r : cap - n - 1;
+	if (n >= cap - 1)
+		n = cap - 2;
+	line[n++] = '\n';
+	return n;
+}
+
 static void vlog(int, int, const char *, va_list)
     __attribute__((format(printf, 3, 0)));
 
 static void
 vlog(int prio, int err, const char *fmt, va_list ap)
 {
-	char line[2048];
-	size_t n = 0;
+	char msg[1900], line[2048];
+	bool to_stderr = !use_syslog && logfd == STDERR_FILENO;
 	int saved = errno;
-	int r;
 
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (use_syslog) {
-		char msg[1900];
-
-		vsnprintf(msg, sizeof(msg), fmt, ap);
 		if (err >= 0)
 			syslog(prio, "%s: %s", msg, strerror(err));
 		else
 			syslog(prio, "%s", msg);
-		errno = saved;
-		return;
+	} else if (!to_stderr) {
+		(void)io_write_all(logfd, line, format(line, sizeof(line), true,
+		    msg, err));
 	}
-	if (timestamps) {
-		struct timespec ts;
-		struct tm tm;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		localtime_r(&ts.tv_sec, &tm);
-		n += strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-		r = snprintf(line + n, sizeof(line) - n, ".%03ld ",
-		    ts.tv_nsec / 1000000);
-		if (r > 0)
-			n += (size_t)r;
-	}
-	r = snprintf(line + n, sizeof(line) - n, "%s: ", progname);
-	if (r > 0 && (size_t)r < sizeof(line) - n)
-		n += (size_t)r;
-	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-	if (r > 0)
-		n += (size_t)r < sizeof(line) - n ? (size_t)r : sizeof(line) - n - 1;
-	if (err >= 0 && n < sizeof(line) - 1) {
-		r = snprintf(line + n, sizeof(line) - n, ": %s", strerror(err));
-		if (r > 0)
-			n += (size_t)r < sizeof(line) - n ? (size_t)r :
-			    sizeof(line) - n - 1;
-	}
-	if (n >= sizeof(line) - 1)
-		n = sizeof(line) - 2;
-	line[n++] = '\n';
-	(void)io_write_all(logfd, line, n);
+	if (to_stderr || (stderr_copy && prio <= LOG_WARNING))
+		(void)io_write_all(STDERR_FILENO, line, format(line,
+		    sizeof(line), false, msg, err));
 	errno = saved;
 }
 
@@ -176,7 +178,8 @@ LOGFN(log_warnx, LOG_QUIET, LOG_WARNING, 0)
 LOGFN(log_info, LOG_NORMAL, LOG_NOTICE, 0)
 LOGFN(log_notice, LOG_QUIET, LOG_NOTICE, 0)
 LOGFN(log_verbose, LOG_VERBOSE, LOG_INFO, 0)
-LOGFN(log_debug, LOG_DEBUG, LOG_DEBUG, 0)
+/* syslog.h's LOG_DEBUG (7) hides log.h's level of that name here. */
+LOGFN(log_debug, LOG_VERBOSE + 1, LOG_DEBUG, 0)
 
 void
 fatal(int code, const char *fmt, ...)

@@ -7,6 +7,11 @@
  * interleave.  log_warn() appends strerror(errno), log_warnx() does not (the
  * OpenBSD convention); fatal()/fatalx() do the same and exit with a code.
  * errno is preserved across every call.
+ *
+ * Where a line goes decides its form, not the verbosity: on standard error
+ * "PROG: message" (a terminal shows lines as they come, the journal stamps
+ * them itself); in a log file a local ISO 8601 timestamp first; syslog
+ * stamps its own.
  */
 #ifndef CONCUR_LOG_H
 #define CONCUR_LOG_H
@@ -26,9 +31,12 @@ void log_init(const char *progname, int level);
 const char *log_progname(void);
 int log_level(void);
 void log_set_level(int level);
-void log_set_timestamps(bool on);
 /* Send lines to syslog(3) instead of stderr (daemons). */
 void log_set_syslog(bool on);
+/* While on, warnings and errors sent to syslog or a file are also written
+ * to standard error: a server's start-up failures reach whoever started
+ * it, wherever its logs go once it is up. */
+void log_set_stderr_copy(bool on);
 /* Send lines to a file (append); NULL goes back to stderr.  Returns -1 with
  * errno on failure and keeps the previous destination. */
 int log_set_file(const char *path);

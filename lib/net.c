@@ -13,9 +13,12 @@
 #include <netdb.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -87,10 +90,127 @@ resolve(const char *host, int port, int socktype, bool passive,
 	return e == 0 ? 0 : NET_EAI(e);
 }
 
-/* socket + options + bind + listen for one address; -errno on failure. */
+static int
+setint(int fd, int level, int name, int v, const char *label, const char **what)
+{
+	if (setsockopt(fd, level, name, &v, sizeof(v)) == 0)
+		return 0;
+	if (what != NULL)
+		*what = label;
+	return -errno;
+}
+
+int
+net_set_sockopts(int fd, const struct net_sockopts *o, const char **what)
+{
+	int e = 0;
+
+	if (o->sndbuf > 0)
+		e = setint(fd, SOL_SOCKET, SO_SNDBUF, o->sndbuf, "SO_SNDBUF", what);
+	if (e == 0 && o->rcvbuf > 0)
+		e = setint(fd, SOL_SOCKET, SO_RCVBUF, o->rcvbuf, "SO_RCVBUF", what);
+	if (e == 0 && o->nodelay)
+		e = setint(fd, IPPROTO_TCP, TCP_NODELAY, 1, "TCP_NODELAY", what);
+	if (e == 0 && o->keepalive)
+		e = setint(fd, SOL_SOCKET, SO_KEEPALIVE, 1, "SO_KEEPALIVE", what);
+	if (e == 0 && o->keepalive && o->keepidle > 0)
+		e = setint(fd, IPPROTO_TCP, TCP_KEEPIDLE, o->keepidle,
+		    "TCP_KEEPIDLE", what);
+	if (e == 0 && o->keepalive && o->keepintvl > 0)
+		e = setint(fd, IPPROTO_TCP, TCP_KEEPINTVL, o->keepintvl,
+		    "TCP_KEEPINTVL", what);
+	if (e == 0 && o->keepalive && o->keepcnt > 0)
+		e = setint(fd, IPPROTO_TCP, TCP_KEEPCNT, o->keepcnt,
+		    "TCP_KEEPCNT", what);
+	if (e == 0 && o->linger) {
+		struct linger l = { .l_onoff = 1, .l_linger = o->linger_s };
+
+		if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) == -1) {
+			e = -errno;
+			if (what != NULL)
+				*what = "SO_LINGER";
+		}
+	}
+	if (e == 0 && o->fastopen > 0)
+		e = setint(fd, IPPROTO_TCP, TCP_FASTOPEN, o->fastopen,
+		    "TCP_FASTOPEN", what);
+	if (e == 0 && o->defer_accept > 0)
+		e = setint(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, o->defer_accept,
+		    "TCP_DEFER_ACCEPT", what);
+	return e;
+}
+
+static int
+getint(int fd, int level, int name, int *v)
+{
+	socklen_t len = sizeof(*v);
+
+	*v = 0;
+	return getsockopt(fd, level, name, v, &len) == -1 ? -errno : 0;
+}
+
+/* A buffer size fd has: the kernel reports twice what was asked (half is
+ * its bookkeeping), and a fresh socket's size means nobody asked. */
+static int
+buf_of(int fd, int probe, int name)
+{
+	int v, fresh;
+
+	if (getint(fd, SOL_SOCKET, name, &v) < 0 ||
+	    getint(probe, SOL_SOCKET, name, &fresh) < 0 || v == fresh)
+		return 0;
+	return v / 2;
+}
+
+int
+net_get_sockopts(int fd, struct net_sockopts *o)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss), ll = sizeof(struct linger);
+	struct linger l = { 0, 0 };
+	int type, v, probe;
+	bool tcp;
+
+	memset(o, 0, sizeof(*o));
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1 ||
+	    getint(fd, SOL_SOCKET, SO_TYPE, &type) < 0)
+		return -errno;
+	tcp = type == SOCK_STREAM &&
+	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
+	if ((probe = socket(ss.ss_family, type | SOCK_CLOEXEC, 0)) == -1)
+		return -errno;
+	o->sndbuf = buf_of(fd, probe, SO_SNDBUF);
+	o->rcvbuf = buf_of(fd, probe, SO_RCVBUF);
+	close(probe);
+	if (getint(fd, SOL_SOCKET, SO_REUSEADDR, &v) == 0)
+		o->no_reuseaddr = type == SOCK_STREAM && v == 0;
+	if (getint(fd, SOL_SOCKET, SO_KEEPALIVE, &v) == 0 && v)
+		o->keepalive = true;
+	if (getsockopt(fd, SOL_SOCKET, SO_LINGER, &l, &ll) == 0 && l.l_onoff) {
+		o->linger = true;
+		o->linger_s = l.l_linger;
+	}
+	if (!tcp)
+		return 0;
+	if (getint(fd, IPPROTO_TCP, TCP_NODELAY, &v) == 0 && v)
+		o->nodelay = true;
+	if (o->keepalive) {
+		(void)getint(fd, IPPROTO_TCP, TCP_KEEPIDLE, &o->keepidle);
+		(void)getint(fd, IPPROTO_TCP, TCP_KEEPINTVL, &o->keepintvl);
+		(void)getint(fd, IPPROTO_TCP, TCP_KEEPCNT, &o->keepcnt);
+	}
+	(void)getint(fd, IPPROTO_TCP, TCP_FASTOPEN, &o->fastopen);
+	(void)getint(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &o->defer_accept);
+	return 0;
+}
+
+/* socket + options + bind + listen for one address; -errno on failure.
+ * The options go on before bind: buffer sizes must be known before the
+ * handshake to pick the window scale, SO_REUSEADDR before bind. */
 static int
 listen_one(int family, const struct sockaddr *sa, socklen_t salen,
-    int socktype, int backlog, unsigned flags, bool dualstack)
+    int socktype, int backlog, unsigned flags, bool dualstack,
+    const struct net_sockopts *o, const char **failed)
 {
 	int type = socktype | SOCK_CLOEXEC;
 	int fd, on = 1, off = 0, err;
@@ -100,7 +220,7 @@ listen_one(int family, const struct sockaddr *sa, socklen_t salen,
 	fd = socket(family, type, 0);
 	if (fd == -1)
 		return -errno;
-	if (socktype == SOCK_STREAM &&
+	if (socktype == SOCK_STREAM && (o == NULL || !o->no_reuseaddr) &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1)
 		goto fail;
 	if ((flags & NET_REUSEPORT) &&
@@ -109,6 +229,10 @@ listen_one(int family, const struct sockaddr *sa, socklen_t salen,
 	if (family == AF_INET6 && dualstack &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off)) == -1)
 		goto fail;
+	if (o != NULL && (err = net_set_sockopts(fd, o, failed)) < 0) {
+		errno = -err;
+		goto fail;
+	}
 	if (bind(fd, sa, salen) == -1)
 		goto fail;
 	if (socktype == SOCK_STREAM && listen(fd, backlog) == -1)
@@ -123,6 +247,13 @@ fail:
 int
 net_listen(const char *host, const char *port, int socktype, int backlog,
     unsigned flags)
+{
+	return net_listen_opts(host, port, socktype, backlog, flags, NULL, NULL);
+}
+
+int
+net_listen_opts(const char *host, const char *port, int socktype, int backlog,
+    unsigned flags, const struct net_sockopts *o, const char **failed)
 {
 	struct addrinfo *res, *ai;
 	int portnum, fd, e;
@@ -141,7 +272,7 @@ net_listen(const char *host, const char *port, int socktype, int backlog,
 		s6.sin6_addr = in6addr_any;
 		s6.sin6_port = htons((uint16_t)portnum);
 		fd = listen_one(AF_INET6, (struct sockaddr *)&s6, sizeof(s6),
-		    socktype, backlog, flags, true);
+		    socktype, backlog, flags, true, o, failed);
 		if (fd != -EAFNOSUPPORT)
 			return fd;
 		memset(&s4, 0, sizeof(s4));
@@ -149,7 +280,7 @@ net_listen(const char *host, const char *port, int socktype, int backlog,
 		s4.sin_addr.s_addr = htonl(INADDR_ANY);
 		s4.sin_port = htons((uint16_t)portnum);
 		return listen_one(AF_INET, (struct sockaddr *)&s4, sizeof(s4),
-		    socktype, backlog, flags, false);
+		    socktype, backlog, flags, false, o, failed);
 	}
 	e = resolve(host, portnum, socktype, true, &res);
 	if (e < 0)
@@ -157,12 +288,121 @@ net_listen(const char *host, const char *port, int socktype, int backlog,
 	fd = -EADDRNOTAVAIL;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		fd = listen_one(ai->ai_family, ai->ai_addr, ai->ai_addrlen,
-		    socktype, backlog, flags, false);
+		    socktype, backlog, flags, false, o, failed);
 		if (fd >= 0)
 			break;
 	}
 	freeaddrinfo(res);
 	return fd;
+}
+
+static int
+unix_addr(const char *path, struct sockaddr_un *sun, socklen_t *len)
+{
+	size_t n = strlen(path);
+
+	if (n == 0)
+		return -EINVAL;
+	if (n >= sizeof(sun->sun_path))
+		return -ENAMETOOLONG;
+	memset(sun, 0, sizeof(*sun));
+	sun->sun_family = AF_UNIX;
+	memcpy(sun->sun_path, path, n);
+	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+	return 0;
+}
+
+/* Is someone listening at the socket path?  0: nobody (stale), 1: yes,
+ * -errno: cannot tell. */
+static int
+unix_live(const struct sockaddr_un *sun, socklen_t len, int socktype)
+{
+	int fd, r;
+
+	fd = socket(AF_UNIX, socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1)
+		return -errno;
+	r = connect(fd, (const struct sockaddr *)sun, len);
+	if (r == 0 || errno == EAGAIN || errno == EINPROGRESS)
+		r = 1;		/* accepted, or a full backlog: alive */
+	else if (errno == ECONNREFUSED || errno == ENOENT)
+		r = 0;
+	else if (errno == EPROTOTYPE)
+		r = 1;		/* a live socket of the other type */
+	else
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+int
+net_listen_unix(const char *path, int socktype, int backlog, unsigned flags,
+    const struct net_sockopts *o, const struct net_unix *u,
+    const char **failed, dev_t *dev, ino_t *ino)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	socklen_t len;
+	mode_t old = 0;
+	bool perm = u != NULL && (u->mode != 0 || u->uid != (uid_t)-1 ||
+	    u->gid != (gid_t)-1);
+	int fd, e, type = socktype | SOCK_CLOEXEC;
+
+	if ((e = unix_addr(path, &sun, &len)) < 0)
+		return e;
+	if (lstat(path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return -EEXIST;
+		if ((e = unix_live(&sun, len, socktype)) != 0)
+			return e > 0 ? -EADDRINUSE : e;
+		if (unlink(path) == -1 && errno != ENOENT)
+			return -errno;
+	} else if (errno != ENOENT) {
+		return -errno;
+	}
+	if (flags & NET_NONBLOCK)
+		type |= SOCK_NONBLOCK;
+	if ((fd = socket(AF_UNIX, type, 0)) == -1)
+		return -errno;
+	if (o != NULL && (e = net_set_sockopts(fd, o, failed)) < 0)
+		goto fail;
+	/* Owner-only while it is made; the mode and owner asked for after. */
+	if (perm)
+		old = umask(0177);
+	e = bind(fd, (struct sockaddr *)&sun, len) == -1 ? -errno : 0;
+	if (perm)
+		(void)umask(old);
+	if (e < 0)
+		goto fail;
+	if ((perm && ((u->uid != (uid_t)-1 || u->gid != (gid_t)-1) &&
+	    lchown(path, u->uid, u->gid) == -1)) ||
+	    (perm && chmod(path, u->mode != 0 ? u->mode : 0666 & ~old) == -1) ||
+	    (socktype == SOCK_STREAM && listen(fd, backlog > 0 ? backlog :
+	    SOMAXCONN) == -1) || lstat(path, &st) == -1) {
+		e = -errno;
+		(void)unlink(path);
+		goto fail;
+	}
+	if (dev != NULL)
+		*dev = st.st_dev;
+	if (ino != NULL)
+		*ino = st.st_ino;
+	return fd;
+fail:
+	close(fd);
+	return e;
+}
+
+int
+net_unlink_unix(const char *path, dev_t dev, ino_t ino)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == -1)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode) || st.st_dev != dev || st.st_ino != ino)
+		return 0;	/* not ours any more */
+	return unlink(path) == -1 && errno != ENOENT ? -errno : 0;
 }
 
 /* Non-blocking connect bounded by timeout_ms; -errno on failure. */
@@ -234,6 +474,25 @@ net_connect(const char *host, const char *port, int socktype, int timeout_ms,
 	return fd;
 }
 
+int
+net_connect_unix(const char *path, int socktype, int timeout_ms,
+    unsigned flags)
+{
+	struct addrinfo ai;
+	struct sockaddr_un sun;
+	socklen_t len;
+	int e;
+
+	if ((e = unix_addr(path, &sun, &len)) < 0)
+		return e;
+	memset(&ai, 0, sizeof(ai));
+	ai.ai_family = AF_UNIX;
+	ai.ai_socktype = socktype;
+	ai.ai_addr = (struct sockaddr *)&sun;
+	ai.ai_addrlen = len;
+	return connect_one(&ai, timeout_ms, flags);
+}
+
 const char *
 net_ntop(const struct sockaddr *sa, char *buf, size_t len)
 {
@@ -250,6 +509,16 @@ net_ntop(const struct sockaddr *sa, char *buf, size_t len)
 		}
 	} else if (family == AF_INET) {
 		a = &((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	} else if (family == AF_UNIX) {
+		const char *path = ((const struct sockaddr_un *)
+		    (const void *)sa)->sun_path;
+
+		/* Unnamed (a client's), abstract (@name), or a path. */
+		if (path[0] == '\0' && path[1] != '\0')
+			snprintf(buf, len, "unix:@%s", path + 1);
+		else
+			snprintf(buf, len, path[0] ? "unix:%s" : "unix", path);
+		return buf;
 	} else {
 		snprintf(buf, len, "(family %d)", family);
 		return buf;
@@ -328,8 +597,9 @@ int
 net_listen_like(int fd, int backlog, unsigned flags)
 {
 	struct sockaddr_storage ss;
+	struct net_sockopts o;
 	socklen_t sl = sizeof(ss);
-	int type, v6only = 0;
+	int type, v6only = 0, e;
 	socklen_t tl = sizeof(type), vl = sizeof(v6only);
 
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == -1 ||
@@ -338,9 +608,11 @@ net_listen_like(int fd, int backlog, unsigned flags)
 	if (ss.ss_family == AF_INET6 &&
 	    getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &vl) == -1)
 		return -errno;
+	if ((e = net_get_sockopts(fd, &o)) < 0)
+		return e;
 	return listen_one(ss.ss_family, (struct sockaddr *)&ss, sl, type,
 	    backlog > 0 ? backlog : SOMAXCONN, flags | NET_REUSEPORT,
-	    ss.ss_family == AF_INET6 && !v6only);
+	    ss.ss_family == AF_INET6 && !v6only, &o, NULL);
 }
 
 /* One byte of data travels with the descriptor: a message with no data

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #define NET_NONBLOCK	0x1	/* returned socket is non-blocking */
 #define NET_REUSEPORT	0x2	/* SO_REUSEPORT on a listening socket */
@@ -33,17 +34,76 @@ const char *net_strerror(int code);
 /* A port number from digits or a service name ("echo"), 0..65535. */
 int net_parse_port(const char *port, int socktype);
 
+/*
+ * Socket options a server sets on its listener.  Linux passes every one of
+ * them on to the sockets accept() returns (checked on 6.x: buffer sizes,
+ * TCP_NODELAY, SO_KEEPALIVE and its three parameters, SO_LINGER), so they
+ * cost nothing per connection; TCP_FASTOPEN, TCP_DEFER_ACCEPT and
+ * SO_REUSEADDR are the listener's own.  Zeroed: the kernel's defaults,
+ * with SO_REUSEADDR on (stream sockets).
+ */
+struct net_sockopts {
+	int sndbuf, rcvbuf;	/* SO_SNDBUF, SO_RCVBUF; 0: autotuning */
+	bool nodelay;		/* TCP_NODELAY on */
+	bool keepalive;		/* SO_KEEPALIVE, probing after: */
+	int keepidle, keepintvl, keepcnt;	/* 0: the sysctl's */
+	bool linger;		/* SO_LINGER {1, linger_s}: close() waits */
+	int linger_s;		/* up to linger_s; 0: close() resets */
+	int fastopen;		/* TCP_FASTOPEN queue length; 0: off */
+	int defer_accept;	/* TCP_DEFER_ACCEPT seconds; 0: off */
+	bool no_reuseaddr;	/* SO_REUSEADDR off */
+};
+/* Set o on fd (before bind or after).  0, or -errno with *what naming the
+ * option that failed ("SO_SNDBUF"...). */
+int net_set_sockopts(int fd, const struct net_sockopts *o, const char **what);
+/* What of those fd has (buffers only when they differ from a fresh
+ * socket's, i.e. were set). */
+int net_get_sockopts(int fd, struct net_sockopts *o);
+
 int net_listen(const char *host, const char *port, int socktype, int backlog,
     unsigned flags);
+/* The same with options (NULL: none; failed, if not NULL, names the
+ * option that could not be set). */
+int net_listen_opts(const char *host, const char *port, int socktype,
+    int backlog, unsigned flags, const struct net_sockopts *o,
+    const char **failed);
 /* Another listening socket on fd's address and port, with SO_REUSEPORT
- * (fd must have it too): the kernel spreads new connections over them. */
+ * (fd must have it too) and fd's options (net_get_sockopts): the kernel
+ * spreads new connections over them. */
 int net_listen_like(int fd, int backlog, unsigned flags);
+/*
+ * A Unix-domain listener at path.  What is at path already: nothing, or a
+ * socket nobody listens on (a server that died: connecting is refused),
+ * which is replaced; a socket someone listens on is -EADDRINUSE; anything
+ * else (a file, a directory) is -EEXIST and left alone.  The socket file
+ * gets u's mode and owner: made owner-only, then chowned, then chmodded,
+ * so it is never open to more than u says.  u NULL: the umask's mode, our
+ * owner.  *ino (if not NULL): the file's device and inode, for
+ * net_unlink_unix().
+ */
+struct net_unix {
+	mode_t mode;		/* 0: as the umask makes it */
+	uid_t uid;		/* (uid_t)-1: ours */
+	gid_t gid;		/* (gid_t)-1: ours */
+};
+int net_listen_unix(const char *path, int socktype, int backlog,
+    unsigned flags, const struct net_sockopts *o, const struct net_unix *u,
+    const char **failed, dev_t *dev, ino_t *ino);
+/* Remove path if it is still the socket file net_listen_unix() made (a
+ * successor may have replaced it).  0, or -errno. */
+int net_unlink_unix(const char *path, dev_t dev, ino_t ino);
+/* Connect to a Unix-domain socket (timeout as net_connect). */
+int net_connect_unix(const char *path, int socktype, int timeout_ms,
+    unsigned flags);
+
 /* Connect to the first address of host that answers within timeout_ms
  * (<= 0: the kernel's own timeout).  Timing out gives -ETIMEDOUT. */
 int net_connect(const char *host, const char *port, int socktype,
     int timeout_ms, unsigned flags);
 
-/* Address text without port; an IPv4-mapped IPv6 address prints as IPv4. */
+/* Address text without port; an IPv4-mapped IPv6 address prints as IPv4,
+ * a Unix-domain one as "unix:PATH" ("unix" if unnamed).  Callers that
+ * print a unix path want a buffer bigger than NET_ADDRSTRLEN. */
 const char *net_ntop(const struct sockaddr *sa, char *buf, size_t len);
 int net_sa_port(const struct sockaddr *sa);
 /* Local address of a socket, as text and port. */

@@ -14,11 +14,12 @@
 # (cidr_parse), cmdline (concurd's main() option parsing, stopped before it
 # binds anything; see fuzz/cmdline.c), file (the file service's HTTP and
 # Gopher requests through struct service, and its parser's pieces alone;
-# see fuzz/file.c).  clang with -fsanitize=fuzzer.
+# see fuzz/file.c), proxy (the PROXY protocol header parser, proxy_parse).
+# clang with -fsanitize=fuzzer.
 
 FUZZ_CC		?= clang
 FUZZ_SAN	:= -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_NAMES	:= nbytes parse cidr cmdline file
+FUZZ_NAMES	:= nbytes parse cidr cmdline file proxy
 FUZZ_BINS	:= $(FUZZ_NAMES:%=build-fuzz/%)
 FUZZ_LIBS	:= build-fuzz/libengine.a build-fuzz/libconcur.a
 FUZZ_FLAGS	= -std=c17 -D_GNU_SOURCE -pthread -Ilib -Iengine -g -O1 \
@@ -40,9 +41,15 @@ build-fuzz/concurd-main.o: programs/concurd/main.c fuzz-libs
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -Dmain=concurd_main \
 		-c -o $@ $<
 
-build-fuzz/cmdline: fuzz/cmdline.c build-fuzz/concurd-main.o fuzz-libs
+# concurd's other files, as they are.
+CONCURD_REST	:= $(filter-out programs/concurd/main.c,$(wildcard programs/concurd/*.c))
+CONCURD_REST_O	:= $(CONCURD_REST:programs/concurd/%.c=build-fuzz/concurd-%.o)
+build-fuzz/concurd-%.o: programs/concurd/%.c fuzz-libs
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+build-fuzz/cmdline: fuzz/cmdline.c build-fuzz/concurd-main.o $(CONCURD_REST_O) fuzz-libs
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(CMDLINE_WRAP) -o $@ $< \
-		build-fuzz/concurd-main.o $(FUZZ_LIBS) $(URING_LIBS) -lm
+		build-fuzz/concurd-main.o $(CONCURD_REST_O) $(FUZZ_LIBS) $(URING_LIBS) -lm
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -124,6 +124,6 @@ epoll_run(struct server *srv)
 const struct model model_epoll = {
 	.name = "epoll",
 	.summary = "an epoll event loop per worker thread",
-	.flags = MODEL_THREADS | MODEL_LOOPS,
+	.flags = MODEL_THREADS | MODEL_LOOPS | MODEL_REUSEPORT,
 	.run = epoll_run,
 };

@@ -153,6 +153,6 @@ poll_run(struct server *srv)
 const struct model model_poll = {
 	.name = "poll",
 	.summary = "a poll event loop per worker thread",
-	.flags = MODEL_THREADS | MODEL_LOOPS,
+	.flags = MODEL_THREADS | MODEL_LOOPS | MODEL_REUSEPORT,
 	.run = poll_run,
 };

@@ -135,6 +135,6 @@ select_run(struct server *srv)
 const struct model model_select = {
 	.name = "select",
 	.summary = "a select event loop per worker thread (FD_SETSIZE bound)",
-	.flags = MODEL_THREADS | MODEL_LOOPS,
+	.flags = MODEL_THREADS | MODEL_LOOPS | MODEL_REUSEPORT,
 	.run = select_run,
 };

@@ -4,7 +4,10 @@
  * input and output; the server's standard error stays its standard error,
  * for diagnostics.  The addresses travel in tcpserver's environment
  * variables: PROTO=TCP, TCPREMOTEIP, TCPREMOTEPORT, TCPLOCALIP,
- * TCPLOCALPORT.
+ * TCPLOCALPORT; on a Unix-domain socket in ucspi-ipc's: PROTO=IPC,
+ * IPCREMOTEEUID, IPCREMOTEEGID, IPCREMOTEPID (the client's credentials)
+ * and IPCLOCALPATH.  Behind a balancer (--proxy-protocol) the TCP variables
+ * are the client's and the address it connected to, from the header.
  *
  * It is not a state machine (the program owns the socket), so it takes the
  * connection over (service.h, takeover), and only the models that serve in
@@ -15,16 +18,20 @@
  * becomes the program itself.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <sysexits.h>
 #include <unistd.h>
 
 #include "accept.h"
+#include "admit.h"
 #include "log.h"
 #include "net.h"
 #include "service.h"
@@ -77,15 +84,79 @@ setenv_addr(int fd, bool local, const char *ipvar, const char *portvar)
 	(void)setenv(portvar, port, 1);
 }
 
+static void
+setenv_int(const char *var, long v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%ld", v);
+	(void)setenv(var, buf, 1);
+}
+
+/* A Unix-domain client: who it is, and the socket's path. */
+static void
+setenv_ipc(int fd)
+{
+	struct sockaddr_un sun;
+	struct ucred uc;
+	socklen_t len = sizeof(uc), sl = sizeof(sun);
+
+	(void)setenv("PROTO", "IPC", 1);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) == 0) {
+		setenv_int("IPCREMOTEEUID", (long)uc.uid);
+		setenv_int("IPCREMOTEEGID", (long)uc.gid);
+		setenv_int("IPCREMOTEPID", (long)uc.pid);
+	}
+	memset(&sun, 0, sizeof(sun));
+	if (getsockname(fd, (struct sockaddr *)&sun, &sl) == 0 &&
+	    sl > offsetof(struct sockaddr_un, sun_path))
+		(void)setenv("IPCLOCALPATH", sun.sun_path, 1);
+}
+
+static bool
+is_unix(int fd)
+{
+	int domain = 0;
+	socklen_t len = sizeof(domain);
+
+	return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+	    domain == AF_UNIX;
+}
+
+/* --proxy-protocol: the client the header named, and where it connected
+ * to on the balancer, as tcpserver would have seen them without one. */
+static void
+setenv_proxied(const struct conn_meta *m, int fd)
+{
+	char addr[NET_ADDRSTRLEN];
+
+	(void)setenv("PROTO", "TCP", 1);
+	(void)setenv("TCPREMOTEIP", conn_peer(m, addr, sizeof(addr)), 1);
+	setenv_int("TCPREMOTEPORT", (long)m->port);
+	if (m->dst != NULL) {
+		(void)setenv("TCPLOCALIP", net_ntop(m->dst, addr, sizeof(addr)),
+		    1);
+		setenv_int("TCPLOCALPORT", (long)net_sa_port(m->dst));
+	} else {
+		setenv_addr(fd, true, "TCPLOCALIP", "TCPLOCALPORT");
+	}
+}
+
 /* In the process that will become the program.  Never returns. */
 static _Noreturn void
-exec_program(const struct exec_conf *c, int fd)
+exec_program(const struct exec_conf *c, const struct conn_meta *m, int fd)
 {
 	sigset_t none;
 
-	(void)setenv("PROTO", "TCP", 1);
-	setenv_addr(fd, false, "TCPREMOTEIP", "TCPREMOTEPORT");
-	setenv_addr(fd, true, "TCPLOCALIP", "TCPLOCALPORT");
+	if (m != NULL && m->from_header) {
+		setenv_proxied(m, fd);
+	} else if (is_unix(fd)) {
+		setenv_ipc(fd);
+	} else {
+		(void)setenv("PROTO", "TCP", 1);
+		setenv_addr(fd, false, "TCPREMOTEIP", "TCPREMOTEPORT");
+		setenv_addr(fd, true, "TCPLOCALIP", "TCPLOCALPORT");
+	}
 	/* The program gets the dispositions a program expects: SIGPIPE
 	 * kills a writer to a closed socket, nothing blocked. */
 	(void)sig_default(SIGPIPE);
@@ -130,7 +201,7 @@ exec_takeover(const struct svc_conn *conn, int fd, bool in_place)
 	pid_t pid, w, parent;
 
 	if (in_place)
-		exec_program(c, fd);	/* --inetd: nothing to account after */
+		exec_program(c, conn->meta, fd);	/* --inetd: nothing after */
 	parent = getpid();
 	pid = fork();
 	if (pid == 0) {
@@ -139,7 +210,7 @@ exec_takeover(const struct svc_conn *conn, int fd, bool in_place)
 		 * an orphan: it dies with its parent. */
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 || getppid() != parent)
 			_exit(EX_OSERR);
-		exec_program(c, fd);
+		exec_program(c, conn->meta, fd);
 	}
 	close(fd);
 	if (pid == -1) {

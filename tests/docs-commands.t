@@ -18,7 +18,8 @@
 #   - Example ports are 8000-8099 and 9000-9099: each is rewritten to a free
 #     port, the same one throughout its block.  A client line (exit 0
 #     expected) on a port no server of its block holds gets one first:
-#     `bin/concurd -p PORT`, with -s nbytes for `-m nbytes`.
+#     `bin/concurd -p PORT`, with -s nbytes for `-m nbytes` (a server's
+#     --metrics port counts as held by it).
 #   - Also rewritten: /tmp/ to the test's directory, and concurbench's
 #     `-d N` to `-d 300ms` (the suite stays quick).
 #   - Lines run with bash in a scratch directory where bin/, man/, docs/,
@@ -135,7 +136,7 @@ deps_line() {	# deps_line LINE LABEL
 }
 
 declare -A PORTMAP	# doc port -> free port, per block
-declare -A SRV_PID SRV_LOG SRV_KIND	# by free port
+declare -A SRV_PID SRV_LOG SRV_KIND SRV_ALSO	# by free port (ALSO: --metrics)
 SRV_PORTS=()
 nrun=0
 
@@ -189,6 +190,10 @@ start_srv() {	# start_srv LINE PORT LABEL: background, wait for listening
 		pass "$label (server, listening)"
 		port=${port:-pid$pid}
 		SRV_PID[$port]=$pid SRV_LOG[$port]=$log
+		# Its --metrics port is its too: a client there needs no server.
+		local mport
+		mport=$(sed -nE 's/.*--metrics[ =][^ ]*:([0-9]+).*/\1/p' <<<"$line")
+		[ -n "$mport" ] && SRV_ALSO[$mport]=$pid
 		[[ $line == bin/* ]] && SRV_KIND[$port]=bin || SRV_KIND[$port]=other
 		SRV_PORTS+=("$port")
 	else
@@ -242,6 +247,7 @@ run_block() {	# run_block FILE LINENO LINES...
 			for p in "${PORTMAP[@]}"; do
 				[[ $line =~ (^|[^0-9])$p([^0-9]|$) ]] || continue
 				[ -n "${SRV_PID[$p]:-}" ] && continue
+				[ -n "${SRV_ALSO[$p]:-}" ] && continue
 				if [[ $line == *"-m nbytes"* ]]; then
 					start_srv "bin/concurd -s nbytes -p $p" "$p" "$where: (a server for it) concurd -s nbytes -p $p"
 				else
@@ -260,6 +266,7 @@ run_block() {	# run_block FILE LINENO LINES...
 	for p in "${SRV_PORTS[@]}"; do
 		[ -n "${SRV_PID[$p]:-}" ] && stop_srv "$p"
 	done
+	SRV_ALSO=()
 	return 0
 }
 

@@ -11,12 +11,20 @@
 # Client connections are told from health checks by their size: a client
 # sends "via-haproxy\n" (12 bytes), the check "concurd-health-check\n"
 # (21), and each concurd logs every close with the bytes it received (-v).
+#
+# The PROXY protocol: HAProxy sends a v2 header (send-proxy-v2) and the
+# concurd run with --proxy-protocol --per-ip 2.  A client connecting from
+# 127.0.0.5 (HAProxy itself connects from 127.0.0.1) is logged as
+# 127.0.0.5; six connections of it held through HAProxy (two per concurd,
+# leastconn) leave a seventh refused by --per-ip, while 127.0.0.6 is still
+# served: the limit sees the client, not HAProxy.  The health checks (v2
+# LOCAL) keep every concurd up.
 . "$(dirname "$0")/lib.sh"
 
 # Debian installs haproxy in /usr/sbin, which a user's PATH does not have.
 PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
 command -v haproxy >/dev/null || skip_all "haproxy is not installed (contrib/debian-deps.sh --tests)"
-plan 12
+plan 19
 
 # free_port: a TCP port nothing listens on now (haproxy's bind is retried
 # below if someone takes it meanwhile).
@@ -35,7 +43,8 @@ free_port() {
 
 declare -a CPID CPORT
 for i in 1 2 3; do
-	start_server "$T/concurd$i.log" "$BIN/concurd" -m epoll -w 1 -b 127.0.0.1 -p 0 -v || {
+	start_server "$T/concurd$i.log" "$BIN/concurd" -m epoll -w 1 -b 127.0.0.1 -p 0 -v \
+		--proxy-protocol --per-ip 2 || {
 		fail "concurd $i starts"; exit 1; }
 	CPID[$i]=$SERVER_PID CPORT[$i]=$PORT
 done
@@ -100,6 +109,29 @@ check "every concurd served some of them ($n1, $n2, $n3)" \
 is "$((n1 + n2 + n3))" 30 "and together exactly the 30"
 check "the health checks reached every concurd too" \
 	grep -q 'closed, 21 bytes in, 21 out' "$T/concurd1.log" "$T/concurd2.log" "$T/concurd3.log"
+
+# The PROXY header: the client's address reaches concurd.
+CL=$HELP/ops_client
+out=$("$CL" talk 127.0.0.1 "$LB_PORT" -f 127.0.0.5 -d $'from five\n' 2>&1)
+is "$out" "from five" "a client from 127.0.0.5 through haproxy is echoed"
+wait_for 5 eval 'grep -q "from 127\.0\.0\.5 port" "$T"/concurd?.log'
+like "$(cat "$T"/concurd?.log)" "conn [0-9]+ from 127\.0\.0\.5 port [0-9]+: open \(.*via 127\.0\.0\.1 port [0-9]+\)" \
+	"concurd logs the client (127.0.0.5), via haproxy (127.0.0.1)"
+like "$(cat "$T"/concurd?.log)" "from 127\.0\.0\.1 port [0-9]+: open \(.*PROXY v2 LOCAL\)" \
+	"haproxy's health checks come with a v2 LOCAL header"
+# --per-ip 2 on each of three: six held from 127.0.0.5, the seventh refused.
+coproc HOLD { "$CL" conns 127.0.0.1 "$LB_PORT" 6 -f 127.0.0.5 -w 3000 -H; }
+track "$HOLD_PID"
+read -r -t 10 held <&"${HOLD[0]}"
+like "$held" "^connected=6 failed=0 echo=6 " "six connections from 127.0.0.5 through haproxy, held ($held)"
+out=$("$CL" conns 127.0.0.1 "$LB_PORT" 1 -f 127.0.0.5 -w 2000 2>/dev/null)
+like "$out" "echo=0 eof=1 |echo=0 eof=0 reset=1 " "a seventh from 127.0.0.5: refused by concurd's --per-ip ($out)"
+out=$("$CL" conns 127.0.0.1 "$LB_PORT" 1 -f 127.0.0.6 -w 2000 2>/dev/null)
+like "$out" "echo=1 " "one from 127.0.0.6 meanwhile: served ($out)"
+exec {HOLD[1]}>&-
+wait "$HOLD_PID" 2>/dev/null
+like "$(cat "$T"/concurd?.log)" "from 127\.0\.0\.5 port [0-9]+ refused: over --per-ip \(via 127\.0\.0\.1 port" \
+	"the refusal is logged with the client and haproxy"
 
 # Stop concurd2 the way an operator would: SIGTERM, it stops listening.
 SERVER_PID=${CPID[2]}

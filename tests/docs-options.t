@@ -27,10 +27,13 @@ value_for() {	# value_for OPTION METAVAR
 	--mode) echo pingpong ;;
 	--bind) echo 127.0.0.1 ;;
 	--port) echo 0 ;;
-	--allow|--deny) echo 127.0.0.1/32 ;;
+	--allow|--deny|--proxy-from) echo 127.0.0.1/32 ;;
 	--user) echo nobody ;;
 	--group) echo nogroup ;;
 	--close) echo reset ;;
+	--keepalive) echo 60,10,5 ;;
+	--unix-mode) echo 0660 ;;
+	--unix-owner) echo nobody ;;
 	--sigpipe) echo handle ;;
 	--size) echo 64 ;;
 	--pid-file|--log-file|--histogram) echo "$T/probe-file" ;;

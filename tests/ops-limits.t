@@ -145,7 +145,7 @@ for m in fork thread prefork prethread epoll poll uring; do
 	is "$out" "connected=2 failed=0 echo=2 eof=0 reset=0 silent=0" \
 		"$m --per-ip 2: 127.0.0.2 counts apart (two more served)"
 	line=$(stats_line)
-	like "$line" 'refused=1 \(acl=0 per_ip=1 overload=0\)' \
+	like "$line" 'refused=1 \(acl=0 per_ip=1 overload=0 proxy=0\)' \
 		"$m --per-ip 2: the stats line counts 1 refused, per_ip=1"
 	like "$line" 'active=2 ' "$m --per-ip 2: the stats line says active=2 (the held pair)"
 	like "$(cat "$LOG")" 'conn [0-9]+ from 127\.0\.0\.1 port [0-9]+ refused: over --per-ip' \

@@ -9,6 +9,10 @@
  * worker code nudges it; a child gets its parent's SIGTERM).  A file range
  * goes out with sendfile(2): from the page cache to the socket, no copy
  * through this process.
+ *
+ * --proxy-protocol: the header is read here, before the service starts or
+ * a program takes the socket over (engine/proxy.c), and the real service
+ * runs under the wrapper the event loops need.
  */
 #include "drivers/blocking.h"
 
@@ -23,6 +27,8 @@
 #include "admit.h"
 #include "io.h"
 #include "log.h"
+#include "proxy.h"
+#include "proxyproto.h"
 #include "server.h"
 #include "stop.h"
 
@@ -30,6 +36,7 @@
 
 struct bconn {
 	struct server *srv;
+	const struct service *svc;
 	int fd;
 	struct conn_meta m;
 	uint64_t in, sent;
@@ -90,7 +97,7 @@ set_timeouts(int fd, int ms)
 static int
 drive(struct bconn *b, void *st, const struct svc_conn *sc)
 {
-	const struct service *svc = b->srv->svc;
+	const struct service *svc = b->svc;
 	struct svc_out out = { .n = 0 };
 	char buf[SVC_RECV_MAX];
 	bool rd_eof = false;
@@ -152,6 +159,8 @@ serve_blocking(struct server *srv, int fd, int slot)
 	alignas(max_align_t) unsigned char inline_st[STATE_INLINE];
 	struct bconn b = { .srv = srv, .fd = fd };
 	struct svc_conn sc = { srv->svc_conf, &b.m, fd };
+	size_t state = srv->svc_state;
+	struct proxy_hdr h;
 	void *st = inline_st;
 	int err = 0;
 
@@ -159,18 +168,30 @@ serve_blocking(struct server *srv, int fd, int slot)
 		close(fd);
 		return;
 	}
+	if (srv->proxy != NULL) {
+		void *conf;
+
+		svc = proxy_inner(srv, &conf, &state);
+		sc.conf = conf;
+		if (b.m.proxied && proxy_read(srv, fd, &b.m, &h) == -1) {
+			close(fd);
+			conn_close(srv, &b.m, 0, 0, 0);
+			return;
+		}
+	}
+	b.svc = svc;
 	if (svc->takeover != NULL) {
 		err = svc->takeover(&sc, fd, srv->inetd) == 0 ? 0 : -1;
 		conn_close(srv, &b.m, 0, 0, err);
 		return;
 	}
-	if (srv->svc_state > STATE_INLINE && (st = malloc(srv->svc_state)) == NULL) {
+	if (state > STATE_INLINE && (st = malloc(state)) == NULL) {
 		log_warn("conn %llu: state", (unsigned long long)b.m.id);
 		close(fd);
 		conn_close(srv, &b.m, 0, 0, ENOMEM);
 		return;
 	}
-	memset(st, 0, srv->svc_state);
+	memset(st, 0, state);
 	if (srv->idle_ms > 0)
 		set_timeouts(fd, srv->idle_ms);
 	if (drive(&b, st, &sc) == -1) {

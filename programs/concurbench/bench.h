@@ -175,6 +175,7 @@ struct proto {
 struct config {
 	enum mode mode;
 	bool udp;
+	bool unix_socket;	/* unix:PATH targets */
 	char host[256];		/* the first target */
 	char port[32];
 	char targets_text[512];	/* all of them, "h:p h:p ..." */
@@ -408,7 +409,7 @@ open_socket(const struct target *t, const struct sockaddr_storage *src,
 	fd = socket(t->addr.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		return -1;
-	if (type == SOCK_STREAM)
+	if (type == SOCK_STREAM && t->addr.ss_family != AF_UNIX)
 		/* Requests go as soon as they are written. */
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 		    sizeof(one));

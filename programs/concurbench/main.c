@@ -51,6 +51,7 @@ usage(int code)
 	fprintf(f,
 "usage: concurbench HOST PORT [options]\n"
 "       concurbench HOST:PORT... [options]\n"
+"       concurbench unix:PATH... [options]   (a Unix-domain stream socket)\n"
 "       concurbench --merge FILE... [--json] [--histogram FILE] [--hgrm FILE]\n"
 "  -m, --mode MODE        pingpong (default), connrate, stream, nbytes, file\n"
 "  -u, --udp              UDP datagrams with sequence numbers (pingpong, -r)\n"
@@ -406,6 +407,9 @@ check_args(struct config *cfg, int nops, char **ops)
 		if (sources_parse(cfg, lt.sources[i]) == -1)
 			die(64, "--source: bad address list '%s'",
 			    lt.sources[i]);
+	if (cfg->unix_socket && (cfg->udp || cfg->nsources))
+		die(64, "%s: for TCP and UDP targets, not unix:PATH",
+		    cfg->udp ? "-u" : "--source");
 	if (cfg->mode == MODE_STREAM && cfg->rate)
 		die(64, "-r: stream mode has no requests to schedule");
 	if (cfg->ramp && !cfg->rate)
@@ -624,7 +628,7 @@ errno_exit(int err)
 {
 	switch (err) {
 	case ECONNREFUSED: case EHOSTUNREACH: case ENETUNREACH:
-	case EADDRNOTAVAIL:
+	case EADDRNOTAVAIL: case ENOENT:	/* ENOENT: no unix socket there */
 		return 69;
 	case ETIMEDOUT:
 		return 75;
@@ -657,7 +661,7 @@ await(int fd, short events, uint64_t timeout)
 static void
 probe(const struct config *cfg)
 {
-	char addr[NET_ADDRSTRLEN];
+	char addr[300];	/* an address, or unix:PATH */
 	unsigned char dgram[UDP_MIN_SIZE] = "concurbench", back[64];
 	socklen_t len = sizeof(int);
 	uint64_t k;
@@ -666,7 +670,11 @@ probe(const struct config *cfg)
 	for (k = 0; k < cfg->ntargets; k++) {
 		const struct target *t = &cfg->targets[k];
 
-		net_ntop((const struct sockaddr *)&t->addr, addr, sizeof(addr));
+		if (cfg->unix_socket)
+			snprintf(addr, sizeof(addr), "%s", t->host);
+		else
+			net_ntop((const struct sockaddr *)&t->addr, addr,
+			    sizeof(addr));
 		err = 0;
 		fd = open_socket(t, source_for(cfg, k), cfg->udp ? SOCK_DGRAM :
 		    SOCK_STREAM);
@@ -697,12 +705,18 @@ probe(const struct config *cfg)
 		if (fd != -1)
 			close(fd);
 		if (err != 0)
-			die(errno_exit(err), "%s %sport %s: %s", addr, cfg->udp ?
-			    "UDP " : "", t->port, err == ECONNREFUSED ?
+			die(errno_exit(err), "%s%s%s: %s", addr,
+			    cfg->unix_socket ? "" : cfg->udp ? " UDP port " :
+			    " port ", cfg->unix_socket ? "" : t->port,
+			    err == ECONNREFUSED ?
 			    "connection refused (is the server running?)" :
-			    strerror(err));
-		log_verbose("target %s port %s (%s) answers", t->host, t->port,
-		    addr);
+			    err == ENOENT ? "no such socket (is the server "
+			    "running?)" : strerror(err));
+		if (cfg->unix_socket)
+			log_verbose("target %s answers", t->host);
+		else
+			log_verbose("target %s port %s (%s) answers", t->host,
+			    t->port, addr);
 	}
 }
 

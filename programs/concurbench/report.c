@@ -164,8 +164,10 @@ report_text(const struct results *r)
 	    mode_name(c->mode));
 	if (c->ntargets > 1)
 		printf("%" PRIu64 " targets: %s", c->ntargets, c->targets_text);
-	else
+	else if (c->port[0] != '\0')
 		printf("%s port %s", c->host, c->port);
+	else
+		printf("%s", c->host);
 	printf("%s\n", r->runs > 1 ? "" : r->interrupted ? " (interrupted)" :
 	    "");
 	if (r->runs > 1)
@@ -408,7 +410,8 @@ report_json(const struct results *r, const char *error, int code)
 	printf(",\"exit_code\":%d,", code);
 	json_str("mode", mode_name(c->mode));
 	printf(",");
-	json_str("protocol", c->udp ? "udp" : "tcp");
+	json_str("protocol", c->udp ? "udp" : strncmp(c->host, "unix:", 5) ==
+	    0 ? "unix" : "tcp");
 	printf(",");
 	json_str("host", c->host[0] ? c->host : NULL);
 	printf(",");

@@ -9,6 +9,10 @@
  * instead of one.  A socket with a source is bound with
  * IP_BIND_ADDRESS_NO_PORT, so the kernel picks its port at connect(2),
  * knowing the whole 4-tuple, and a port can serve several targets.
+ *
+ * A "unix:PATH" operand is a Unix-domain stream socket (concurd -b
+ * unix:PATH); its host is "unix:PATH" and it has no port.  Unix targets are
+ * not mixed with TCP ones, nor with -u or --source.
  */
 #include "bench.h"
 
@@ -17,8 +21,10 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -82,6 +88,45 @@ looks_like_port(const char *s)
 	return true;
 }
 
+static bool
+is_unix(const char *s)
+{
+	return strncmp(s, "unix:", 5) == 0;
+}
+
+/* Every operand "unix:PATH". */
+static void
+unix_targets(struct config *cfg, int n, char **args)
+{
+	struct sockaddr_un *sun;
+	struct target *t;
+	int i;
+
+	if (n > MAX_TARGETS)
+		die(64, "at most %d targets", MAX_TARGETS);
+	if ((t = calloc((size_t)n, sizeof(*t))) == NULL)
+		die(71, "targets: %s", strerror(errno));
+	for (i = 0; i < n; i++) {
+		const char *path = args[i] + 5;
+
+		if (!is_unix(args[i]))
+			die(64, "'%s': unix:PATH targets cannot be mixed with "
+			    "TCP ones", args[i]);
+		sun = (struct sockaddr_un *)&t[i].addr;
+		if (*path == '\0' || strlen(path) >= sizeof(sun->sun_path))
+			die(64, "'%s': not unix:PATH (a path of 1 to %zu "
+			    "bytes)", args[i], sizeof(sun->sun_path) - 1);
+		snprintf(t[i].host, sizeof(t[i].host), "%s", args[i]);
+		sun->sun_family = AF_UNIX;
+		memcpy(sun->sun_path, path, strlen(path) + 1);
+		t[i].addrlen = (socklen_t)(offsetof(struct sockaddr_un,
+		    sun_path) + strlen(path) + 1);
+	}
+	cfg->targets = t;
+	cfg->ntargets = (uint64_t)n;
+	cfg->unix_socket = true;
+}
+
 void
 targets_parse(struct config *cfg, int n, char **args)
 {
@@ -91,7 +136,9 @@ targets_parse(struct config *cfg, int n, char **args)
 
 	if (n < 1)
 		die(64, "HOST and PORT are needed");
-	if (n == 2 && looks_like_port(args[1]) && args[0][0] != '[') {
+	if (is_unix(args[0])) {
+		unix_targets(cfg, n, args);
+	} else if (n == 2 && looks_like_port(args[1]) && args[0][0] != '[') {
 		/* The classic form: HOST PORT. */
 		if ((t = calloc(1, sizeof(*t))) == NULL)
 			die(71, "targets: %s", strerror(errno));
@@ -106,7 +153,10 @@ targets_parse(struct config *cfg, int n, char **args)
 			die(64, "HOST and PORT are needed (HOST PORT, or "
 			    "HOST:PORT...)");
 		for (i = 0; i < n; i++)
-			if (strchr(args[i], ':') == NULL)
+			if (is_unix(args[i]))
+				die(64, "'%s': unix:PATH targets cannot be "
+				    "mixed with TCP ones", args[i]);
+			else if (strchr(args[i], ':') == NULL)
 				die(64, "too many arguments: HOST PORT, or "
 				    "any number of HOST:PORT ('%s' is not "
 				    "one)", args[i]);
@@ -126,8 +176,8 @@ targets_parse(struct config *cfg, int n, char **args)
 		off += (size_t)snprintf(cfg->targets_text + off,
 		    off < sizeof(cfg->targets_text) ?
 		    sizeof(cfg->targets_text) - off : 0,
-		    strchr(t->host, ':') ? "%s[%s]:%s" : "%s%s:%s",
-		    i ? " " : "", t->host, t->port);
+		    cfg->unix_socket ? "%s%s%s" : strchr(t->host, ':') ?
+		    "%s[%s]:%s" : "%s%s:%s", i ? " " : "", t->host, t->port);
 		if (off >= sizeof(cfg->targets_text))
 			break;
 	}
@@ -141,6 +191,8 @@ targets_resolve(struct config *cfg, bool udp)
 	uint64_t i;
 	int e;
 
+	if (cfg->unix_socket)
+		return;		/* addresses made by targets_parse */
 	for (i = 0; i < cfg->ntargets; i++) {
 		t = &cfg->targets[i];
 		memset(&hints, 0, sizeof(hints));

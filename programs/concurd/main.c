@@ -25,13 +25,17 @@
 #include <unistd.h>
 
 #include "accept.h"
+#include "concurd.h"
 #include "admit.h"
 #include "drivers/blocking.h"
 #include "io.h"
 #include "log.h"
 #include "loops.h"
+#include "metrics.h"
 #include "net.h"
 #include "parse.h"
+#include "sdnotify.h"
+#include "proxy.h"
 #include "server.h"
 #include "stop.h"
 #include "udp.h"
@@ -50,7 +54,8 @@ usage(FILE *f)
 "  -m, --model MODEL       concurrency model (default: uring where the kernel\n"
 "                          allows it, else epoll; see --list)\n"
 "  -s, --service NAME      service (default echo; see --list)\n"
-"  -b, --bind ADDRESS      address to listen on (default: all, IPv4 and IPv6)\n"
+"  -b, --bind ADDRESS      address to listen on (default: all, IPv4 and\n"
+"                          IPv6), or unix:PATH, a Unix-domain socket\n"
 "  -p, --port PORT         port number or service name; 0 = any free port\n"
 "                          (default: the service's well-known port)\n"
 "  -w, --workers N         pool size / event loops (default: per model)\n"
@@ -60,12 +65,27 @@ usage(FILE *f)
 "                          loop is busy PCT%% of its time and a CPU is free\n"
 "                          (default 85)\n"
 "      --backlog N         listen backlog (default %d)\n"
+"      --reuseport         select, poll, epoll: a SO_REUSEPORT listener per\n"
+"                          loop instead of one shared listener\n"
+"  -u, --udp               serve the service over UDP (iteratively)\n"
+"      --unix-mode MODE    -b unix:PATH: the socket file's mode (e.g. 0660)\n"
+"      --unix-owner USER[:GROUP]  -b unix:PATH: the socket file's owner\n"
+"Socket options (on the listener; accepted connections inherit them):\n"
+"      --sndbuf BYTES      SO_SNDBUF (default: the kernel's autotuning)\n"
+"      --rcvbuf BYTES      SO_RCVBUF (default: the kernel's autotuning)\n"
+"      --nodelay           TCP_NODELAY: small writes go at once (default)\n"
+"      --no-nodelay        Nagle's algorithm: small writes wait for an ACK\n"
+"      --keepalive IDLE,INTVL,CNT  SO_KEEPALIVE: probe after IDLE s idle,\n"
+"                          every INTVL s, drop after CNT unanswered\n"
+"      --linger SEC        SO_LINGER: close() waits SEC for unsent data\n"
+"                          (0: close() resets the connection)\n"
+"      --fastopen QLEN     TCP_FASTOPEN: data in the SYN (needs the\n"
+"                          net.ipv4.tcp_fastopen server bit)\n"
 "      --defer-accept SEC  accept a connection when its first data comes\n"
 "                          (TCP_DEFER_ACCEPT; a silent one is dropped\n"
 "                          after SEC and the kernel's retries)\n"
-"      --reuseport         event loops: a SO_REUSEPORT listener per loop\n"
-"                          instead of one shared listener\n"
-"  -u, --udp               serve the service over UDP (iteratively)\n"
+"      --reuseaddr         SO_REUSEADDR: bind next to TIME_WAIT (default)\n"
+"      --no-reuseaddr      without it: a restart may find the port in use\n"
 "Limits:\n"
 "      --max-conns N       at most N connections at once; more wait in the\n"
 "                          backlog (the listener is not polled)\n"
@@ -74,19 +94,29 @@ usage(FILE *f)
 "      --idle-timeout SEC  close a connection that moves no byte for SEC\n"
 "      --allow CIDR        accept only from these blocks (repeatable)\n"
 "      --deny CIDR         refuse these blocks (repeatable; first match wins)\n"
+"Behind a load balancer:\n"
+"      --proxy-protocol    every connection starts with a PROXY header (v1\n"
+"                          or v2): limits, rules and logs see its client\n"
+"      --proxy-from CIDR   a header is due only from these peers (the\n"
+"                          balancers; repeatable); others are clients\n"
+"      --proxy-timeout SEC  the whole header within SEC (default 5)\n"
 "      --grace SEC         on SIGTERM, let connections finish for SEC\n"
 "Running:\n"
 "      --inetd             serve the one connection on stdin/stdout\n"
 "      --user NAME         drop privileges to NAME after binding\n"
 "      --group NAME        and to group NAME (default: NAME's group)\n"
-"      --daemon            detach: double fork, setsid, logs to syslog\n"
+"      --daemon            detach (double fork, setsid) once listening;\n"
+"                          logs to syslog\n"
 "      --pid-file FILE     write the server's pid to FILE\n"
 "Logging:\n"
 "  -v, --verbose           log every connection (twice: debug)\n"
-"  -q, --quiet             log errors only\n"
+"  -q, --quiet             errors and warnings only (and the listening,\n"
+"                          stats and summary lines)\n"
 "      --syslog            log to syslog instead of stderr\n"
-"      --log-file FILE     log to FILE (SIGHUP reopens it)\n"
+"      --log-file FILE     log to FILE, lines timestamped (SIGHUP reopens)\n"
 "      --stats-interval SEC  log a stats line every SEC (SIGUSR1: now)\n"
+"      --metrics ADDRESS:PORT  serve the stats to Prometheus over HTTP\n"
+"                          (GET /metrics; ADDRESS empty: every address)\n"
 "Other:\n"
 "  -l, --list[=KIND]       list models, services and service options, one\n"
 "                          per line; KIND: processes, threads, pools or\n"
@@ -108,7 +138,9 @@ usage(FILE *f)
 "\n"
 "On start concurd prints 'concurd: listening on ADDRESS port PORT (model M,\n"
 "service S)'.  SIGTERM or SIGINT stop it (a second one: at once) and print a\n"
-"summary line.  Started by systemd with LISTEN_FDS, it uses the socket passed.\n");
+"summary line.  Started by systemd with LISTEN_FDS, it serves the sockets\n"
+"passed (one stream, and one datagram beside it); with NOTIFY_SOCKET it says\n"
+"READY=1, STATUS= (the stats line) and STOPPING=1 (Type=notify).\n");
 }
 
 /* --list[=KIND]: models (of a kind), services, service options. */
@@ -154,6 +186,50 @@ num(const char *opt, const char *s, uint64_t min, uint64_t max)
 	return (int)v;
 }
 
+/* --sndbuf, --rcvbuf: the kernel doubles what it is given, so half of
+ * INT_MAX is the most it can take. */
+static int
+bufsize(const char *opt, const char *s)
+{
+	uint64_t v;
+
+	if (parse_size(s, INT32_MAX / 2, &v) == -1 || v == 0)
+		fatalx(EX_USAGE, "%s: '%s' is not a size from 1 to 1G (e.g. "
+		    "65536, 256k, 4M)", opt, s);
+	return (int)v;
+}
+
+/* --keepalive IDLE,INTVL,CNT: seconds before the first probe, seconds
+ * between probes, probes unanswered before the connection is dropped
+ * (the kernel's bounds). */
+static void
+keepalive(struct net_sockopts *o, const char *s)
+{
+	char buf[64], *f[3], *save = NULL;
+	uint64_t v[3];
+	int i;
+
+	if (strlen(s) >= sizeof(buf))
+		goto bad;
+	strcpy(buf, s);
+	for (i = 0; i < 3; i++)
+		if ((f[i] = strtok_r(i ? NULL : buf, ",", &save)) == NULL)
+			goto bad;
+	if (strtok_r(NULL, ",", &save) != NULL ||
+	    parse_uint(f[0], 1, 32767, &v[0]) == -1 ||
+	    parse_uint(f[1], 1, 32767, &v[1]) == -1 ||
+	    parse_uint(f[2], 1, 127, &v[2]) == -1)
+		goto bad;
+	o->keepalive = true;
+	o->keepidle = (int)v[0];
+	o->keepintvl = (int)v[1];
+	o->keepcnt = (int)v[2];
+	return;
+bad:
+	fatalx(EX_USAGE, "--keepalive: '%s' is not IDLE,INTVL,CNT (seconds "
+	    "1-32767, seconds 1-32767, probes 1-127; e.g. 60,10,5)", s);
+}
+
 static void
 summary(struct server *srv)
 {
@@ -167,12 +243,12 @@ summary(struct server *srv)
 		log_warn("getrusage");
 		return;
 	}
-	log_info("summary: model=%s service=%s%s connections=%llu "
+	log_notice("summary: model=%s service=%s%s connections=%llu "
 	    "bytes_in=%llu bytes_out=%llu errors=%llu resets=%llu refused=%llu "
 	    "udp_dropped=%llu user=%.6f sys=%.6f cpu=%.6f "
 	    "cpu_us_per_conn=%.1f workers=%d spread=%s",
-	    srv->model->name, srv->svc->name,
-	    srv->socktype == SOCK_DGRAM ? "/udp" : "",
+	    srv->model->name, srv->svc->name, srv->socktype == SOCK_DGRAM ?
+	    "/udp" : srv->udp_too ? "/tcp+udp" : "",
 	    (unsigned long long)conns,
 	    (unsigned long long)atomic_load(&s->bytes_in),
 	    (unsigned long long)atomic_load(&s->bytes_out),
@@ -183,25 +259,6 @@ summary(struct server *srv)
 	    user, sys, user + sys,
 	    conns ? (user + sys) * 1e6 / (double)conns : 0.0,
 	    nslots, spread);
-}
-
-static int
-listen_error(int e, const char *bind, const char *port)
-{
-	const char *where = bind ? bind : "*";
-
-	if (e == -EACCES) {
-		log_warnx("cannot listen on %s port %s: %s (ports below 1024 "
-		    "need root; try -p 8007)", where, port, net_strerror(e));
-		return EX_NOPERM;
-	}
-	log_warnx("cannot listen on %s port %s: %s", where, port,
-	    net_strerror(e));
-	if (NET_IS_EAI(e))
-		return EX_NOHOST;
-	if (e == -EADDRINUSE || e == -EADDRNOTAVAIL)
-		return EX_UNAVAILABLE;
-	return e == -EINVAL ? EX_USAGE : EX_OSERR;
 }
 
 static int
@@ -230,43 +287,54 @@ add_rule(struct server *srv, const char *cidr, bool allow)
 	v[srv->nacl++].allow = allow;
 }
 
-/* systemd socket activation: LISTEN_PID is us, LISTEN_FDS sockets from
- * descriptor 3.  Returns the listener or -1 when not activated. */
 static int
-activation_socket(int socktype)
+metrics_error(int e, const char *spec)
 {
-	const char *pid = getenv("LISTEN_PID"), *fds = getenv("LISTEN_FDS");
-	uint64_t p, n;
-	int type = 0, acc = 0;
-	socklen_t len = sizeof(type);
+	log_warnx("--metrics %s: cannot listen: %s", spec, net_strerror(e));
+	if (NET_IS_EAI(e))
+		return EX_NOHOST;
+	if (e == -EACCES)
+		return EX_NOPERM;
+	return e == -EADDRINUSE || e == -EADDRNOTAVAIL ? EX_UNAVAILABLE :
+	    EX_OSERR;
+}
 
-	if (pid == NULL || fds == NULL)
-		return -1;
-	if (parse_uint(pid, 1, INT32_MAX, &p) == -1 || (pid_t)p != getpid())
-		return -1;	/* meant for another process */
-	if (parse_uint(fds, 0, 1024, &n) == -1 || n == 0)
-		fatalx(EX_USAGE, "LISTEN_FDS='%s': no socket passed", fds);
-	(void)unsetenv("LISTEN_PID");
-	(void)unsetenv("LISTEN_FDS");
-	(void)unsetenv("LISTEN_FDNAMES");
-	if (n > 1)
-		log_warnx("socket activation passed %llu sockets; serving the "
-		    "first (one dual-stack socket covers IPv4 and IPv6)",
-		    (unsigned long long)n);
-	if (getsockopt(3, SOL_SOCKET, SO_TYPE, &type, &len) == -1)
-		fatal(EX_USAGE, "socket activation: descriptor 3");
-	if (type != socktype)
-		fatalx(EX_USAGE, "socket activation: descriptor 3 is a %s "
-		    "socket; this concurd serves %s", type == SOCK_DGRAM ?
-		    "datagram" : "stream", socktype == SOCK_DGRAM ? "UDP" : "TCP");
-	len = sizeof(acc);
-	if (socktype == SOCK_STREAM &&
-	    (getsockopt(3, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) == -1 || !acc))
-		fatalx(EX_USAGE, "socket activation: descriptor 3 is not "
-		    "listening (use Accept=no, or --inetd with Accept=yes)");
-	if (fd_set_cloexec(3, true) == -1)
-		fatal(EX_OSERR, "socket activation: fcntl");
-	return 3;
+/* What the command line built, at exit. */
+static void
+free_conf(struct server *srv)
+{
+	free(srv->acl);
+	if (srv->proxy != NULL) {
+		free(srv->proxy->from);
+		free(srv->proxy);
+	}
+}
+
+/* --proxy-protocol and its kin: the configuration, made once. */
+static struct proxy_conf *
+proxy_conf(struct server *srv)
+{
+	if (srv->proxy == NULL) {
+		if ((srv->proxy = calloc(1, sizeof(*srv->proxy))) == NULL)
+			fatal(EX_OSERR, "--proxy-protocol");
+		srv->proxy->timeout_ms = PROXY_TIMEOUT_MS;
+	}
+	return srv->proxy;
+}
+
+static void
+proxy_from(struct proxy_conf *p, const char *cidr)
+{
+	struct cidr *v;
+
+	v = realloc(p->from, (size_t)(p->nfrom + 1) * sizeof(*v));
+	if (v == NULL)
+		fatal(EX_OSERR, "--proxy-from");
+	p->from = v;
+	if (cidr_parse(cidr, &v[p->nfrom]) == -1)
+		fatalx(EX_USAGE, "--proxy-from: '%s' is not an address or "
+		    "address/prefix", cidr);
+	p->nfrom++;
 }
 
 static void
@@ -299,24 +367,71 @@ drop_privileges(const char *user, const char *group)
 	log_verbose("running as uid %d gid %d", (int)getuid(), (int)getgid());
 }
 
-static void
-daemonize(void)
-{
-	pid_t pid;
-	int fd;
+/*
+ * --daemon, in two halves around the rest of the start.  daemon_begin():
+ * double fork and setsid; the process that ran concurd waits on a pipe
+ * until the server is up, so a failure before that (a pid file that cannot
+ * be written...) is still said on the terminal, and its exit status is the
+ * server's.  daemon_ready(): the server is up; standard input, output and
+ * error to /dev/null, and the waiting process exits 0.
+ */
+static int daemon_fd = -1;	/* the pipe's write end, until ready */
 
+static void
+daemon_exiting(int status, void *arg)
+{
+	unsigned char code = (unsigned char)(status == 0 ? EX_SOFTWARE : status);
+
+	(void)arg;
+	if (daemon_fd >= 0)
+		(void)io_write_all(daemon_fd, &code, 1);
+}
+
+static void
+daemon_begin(void)
+{
+	unsigned char code;
+	pid_t pid;
+	int p[2];
+	ssize_t n;
+
+	if (pipe2(p, O_CLOEXEC) == -1)
+		fatal(EX_OSERR, "pipe");
 	if ((pid = fork()) == -1)
 		fatal(EX_OSERR, "fork");
-	if (pid > 0)
-		_exit(EX_OK);
+	if (pid > 0) {
+		close(p[1]);
+		do
+			n = read(p[0], &code, 1);
+		while (n == -1 && errno == EINTR);
+		if (n == 1)
+			_exit(code);
+		if (n == -1)
+			fatal(EX_OSERR, "--daemon: waiting for the server");
+		fatalx(EX_SOFTWARE, "--daemon: the server ended before it was "
+		    "up");
+	}
+	close(p[0]);
 	if (setsid() == -1)
 		fatal(EX_OSERR, "setsid");
 	if ((pid = fork()) == -1)
 		fatal(EX_OSERR, "fork");
 	if (pid > 0)
 		_exit(EX_OK);	/* the grandchild can never regain a tty */
+	daemon_fd = p[1];
+	if (on_exit(daemon_exiting, NULL) != 0)
+		fatalx(EX_OSERR, "on_exit");
+	(void)server_cpu_baseline(true);
 	if (chdir("/") == -1)
 		fatal(EX_OSERR, "chdir /");
+}
+
+static void
+daemon_ready(void)
+{
+	unsigned char ok = EX_OK;
+	int fd;
+
 	if ((fd = open("/dev/null", O_RDWR)) == -1)
 		fatal(EX_OSERR, "/dev/null");
 	if (dup2(fd, STDIN_FILENO) == -1 || dup2(fd, STDOUT_FILENO) == -1 ||
@@ -324,6 +439,11 @@ daemonize(void)
 		fatal(EX_OSERR, "dup2");
 	if (fd > STDERR_FILENO)
 		close(fd);
+	fd = daemon_fd;
+	daemon_fd = -1;
+	if (io_write_all(fd, &ok, 1) == -1)
+		log_warn("--daemon: telling the starting process");
+	close(fd);
 }
 
 static void
@@ -374,30 +494,12 @@ absolute(const char *path)
 	return abs;	/* lives as long as the process */
 }
 
-static bool
-is_socket(int fd)
-{
-	struct stat st;
-
-	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
-/* What the command line asked for, beyond struct server. */
-struct cmdline {
-	const char *model, *service, *bind, *port;
-	const char *user, *group, *pidfile, *logfile, *list;
-	bool inetd, daemon, use_syslog, listing;
-	int verbosity, backlog, stats_ms;
-	/* Service options, applied once the service is known. */
-	struct { const char *name, *arg; } sopt[64];
-	int nsopt;
-	char *const *operands;
-	int noperands;
-};
-
 enum { O_MAXW = 256, O_BACKLOG, O_MAXCONNS, O_PERIP, O_IDLE, O_ALLOW,
     O_DENY, O_GRACE, O_INETD, O_USER, O_GROUP, O_DAEMON, O_PIDFILE,
     O_SYSLOG, O_LOGFILE, O_STATS, O_REUSEPORT, O_LOOPBUSY, O_DEFER,
+    O_SNDBUF, O_RCVBUF, O_NODELAY, O_NO_NODELAY, O_KEEPALIVE, O_LINGER,
+    O_FASTOPEN, O_REUSEADDR, O_NO_REUSEADDR, O_UNIX_MODE, O_UNIX_OWNER,
+    O_PROXY, O_PROXY_FROM, O_PROXY_TIMEOUT, O_METRICS,
     O_SERVICE = 512 };
 
 static const struct option base_opts[] = {
@@ -411,12 +513,26 @@ static const struct option base_opts[] = {
 	{ "defer-accept", required_argument, NULL, O_DEFER },
 	{ "backlog", required_argument, NULL, O_BACKLOG },
 	{ "reuseport", no_argument, NULL, O_REUSEPORT },
+	{ "sndbuf", required_argument, NULL, O_SNDBUF },
+	{ "rcvbuf", required_argument, NULL, O_RCVBUF },
+	{ "nodelay", no_argument, NULL, O_NODELAY },
+	{ "no-nodelay", no_argument, NULL, O_NO_NODELAY },
+	{ "keepalive", required_argument, NULL, O_KEEPALIVE },
+	{ "linger", required_argument, NULL, O_LINGER },
+	{ "fastopen", required_argument, NULL, O_FASTOPEN },
+	{ "reuseaddr", no_argument, NULL, O_REUSEADDR },
+	{ "no-reuseaddr", no_argument, NULL, O_NO_REUSEADDR },
+	{ "unix-mode", required_argument, NULL, O_UNIX_MODE },
+	{ "unix-owner", required_argument, NULL, O_UNIX_OWNER },
 	{ "udp", no_argument, NULL, 'u' },
 	{ "max-conns", required_argument, NULL, O_MAXCONNS },
 	{ "per-ip", required_argument, NULL, O_PERIP },
 	{ "idle-timeout", required_argument, NULL, O_IDLE },
 	{ "allow", required_argument, NULL, O_ALLOW },
 	{ "deny", required_argument, NULL, O_DENY },
+	{ "proxy-protocol", no_argument, NULL, O_PROXY },
+	{ "proxy-from", required_argument, NULL, O_PROXY_FROM },
+	{ "proxy-timeout", required_argument, NULL, O_PROXY_TIMEOUT },
 	{ "grace", required_argument, NULL, O_GRACE },
 	{ "inetd", no_argument, NULL, O_INETD },
 	{ "user", required_argument, NULL, O_USER },
@@ -426,6 +542,7 @@ static const struct option base_opts[] = {
 	{ "syslog", no_argument, NULL, O_SYSLOG },
 	{ "log-file", required_argument, NULL, O_LOGFILE },
 	{ "stats-interval", required_argument, NULL, O_STATS },
+	{ "metrics", required_argument, NULL, O_METRICS },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "list", optional_argument, NULL, 'l' },
@@ -484,7 +601,26 @@ parse(int argc, char **argv, struct cmdline *cl, struct server *srv)
 		case O_LOOPBUSY: loops_set_busy(num("--loop-busy", optarg, 1, 100));
 			break;
 		case O_DEFER: srv->defer_accept = num("--defer-accept", optarg, 1,
-			      3600); break;
+			      3600);
+			cl->tcp_opt = "--defer-accept"; break;
+		case O_SNDBUF: cl->so.sndbuf = bufsize("--sndbuf", optarg); break;
+		case O_RCVBUF: cl->so.rcvbuf = bufsize("--rcvbuf", optarg); break;
+		case O_NODELAY: cl->nodelay_off = false; break;
+		case O_NO_NODELAY: cl->nodelay_off = true;
+			cl->tcp_opt = "--no-nodelay"; break;
+		case O_KEEPALIVE: keepalive(&cl->so, optarg);
+			cl->tcp_opt = "--keepalive"; break;
+		case O_LINGER: cl->so.linger = true;
+			cl->so.linger_s = num("--linger", optarg, 0, 3600);
+			cl->tcp_opt = "--linger"; break;
+		case O_FASTOPEN: cl->so.fastopen = num("--fastopen", optarg, 1,
+			      65535);
+			cl->tcp_opt = "--fastopen"; break;
+		case O_REUSEADDR: cl->so.no_reuseaddr = false; break;
+		case O_NO_REUSEADDR: cl->so.no_reuseaddr = true;
+			cl->tcp_opt = "--no-reuseaddr"; break;
+		case O_UNIX_MODE: cl->unix_mode = optarg; break;
+		case O_UNIX_OWNER: cl->unix_owner = optarg; break;
 		case O_REUSEPORT: srv->reuseport = true; break;
 		case 'u': srv->socktype = SOCK_DGRAM; break;
 		case O_MAXCONNS: srv->max_conns = num("--max-conns", optarg, 1,
@@ -495,6 +631,14 @@ parse(int argc, char **argv, struct cmdline *cl, struct server *srv)
 			break;
 		case O_ALLOW: add_rule(srv, optarg, true); break;
 		case O_DENY: add_rule(srv, optarg, false); break;
+		case O_PROXY: proxy_conf(srv); break;
+		case O_PROXY_FROM: proxy_from(proxy_conf(srv), optarg); break;
+		case O_PROXY_TIMEOUT: proxy_conf(srv)->timeout_ms =
+			      seconds_ms("--proxy-timeout", optarg);
+			if (srv->proxy->timeout_ms == 0)
+				fatalx(EX_USAGE, "--proxy-timeout: more than 0, "
+				    "please");
+			break;
 		case O_GRACE: srv->grace_ms = seconds_ms("--grace", optarg); break;
 		case O_INETD: cl->inetd = true; break;
 		case O_USER: cl->user = optarg; break;
@@ -505,6 +649,7 @@ parse(int argc, char **argv, struct cmdline *cl, struct server *srv)
 		case O_LOGFILE: cl->logfile = optarg; break;
 		case O_STATS: cl->stats_ms = seconds_ms("--stats-interval",
 			      optarg); break;
+		case O_METRICS: cl->metrics = optarg; break;
 		case 'v': cl->verbosity++; break;
 		case 'q': cl->verbosity = LOG_QUIET; break;
 		case 'l': exit(list(optarg));
@@ -610,12 +755,31 @@ configure(struct cmdline *cl, struct server *srv)
 			fatalx(EX_UNAVAILABLE, "model %s is not available: %s",
 			    srv->model->name, why);
 	}
-	if (cl->port == NULL && srv->svc->takeover != NULL && !cl->inetd &&
-	    getenv("LISTEN_FDS") == NULL)
+	listener_check(cl, srv);
+	if (cl->port == NULL && !cl->inetd && getenv("LISTEN_FDS") == NULL &&
+	    cl->unix_path == NULL && (srv->svc->takeover != NULL ||
+	    net_parse_port(srv->svc->name, srv->socktype) < 0))
 		fatalx(EX_USAGE, "-s %s has no well-known port: give -p PORT",
 		    srv->svc->name);
-	if (cl->port == NULL)
+	if (cl->port != NULL && !cl->inetd &&
+	    net_parse_port(cl->port, srv->socktype) < 0)
+		fatalx(EX_USAGE, "-p %s: not a port (a number from 0 to 65535, "
+		    "0 for any free one, or a service name such as echo)",
+		    cl->port);
+	if (cl->port == NULL && cl->unix_path == NULL)
 		cl->port = srv->svc->name;
+	if (srv->reuseport && !(srv->model->flags & MODEL_REUSEPORT)) {
+		char which[128] = "";
+		size_t off = 0;
+
+		for (i = 0; models[i] != NULL && off < sizeof(which); i++)
+			if (models[i]->flags & MODEL_REUSEPORT)
+				off += (size_t)snprintf(which + off,
+				    sizeof(which) - off, "%s%s", off ? ", " : "",
+				    models[i]->name);
+		fatalx(EX_USAGE, "--reuseport: model %s has no listener per "
+		    "worker (models that do: %s)", srv->model->name, which);
+	}
 }
 
 /* Logging as asked: file, syslog. */
@@ -631,40 +795,15 @@ setup_logging(struct cmdline *cl)
 	if (cl->logfile != NULL && log_set_file(cl->logfile) == -1)
 		fatal(EX_CANTCREAT, "--log-file %s", cl->logfile);
 	/* Under inetd the socket may be our stderr: never log into it. */
-	if (cl->use_syslog || (cl->daemon && cl->logfile == NULL) ||
-	    (cl->inetd && cl->logfile == NULL && is_socket(STDERR_FILENO)))
+	if (cl->inetd && is_socket(STDERR_FILENO)) {
+		if (cl->logfile == NULL)
+			log_set_syslog(true);
+		return;
+	}
+	if (cl->use_syslog || (cl->daemon && cl->logfile == NULL))
 		log_set_syslog(true);
-}
-
-/* The listener: systemd's, or our own.  Returns its port. */
-static int
-open_listener(struct cmdline *cl, struct server *srv, char *addr, size_t len)
-{
-	int lport, e;
-
-	srv->lfd = activation_socket(srv->socktype);
-	srv->activated = srv->lfd >= 0;
-	srv->backlog = cl->backlog;
-	if (srv->activated && srv->reuseport) {
-		log_warnx("--reuseport: ignored for a socket systemd passed");
-		srv->reuseport = false;
-	}
-	if (srv->lfd < 0) {
-		srv->lfd = net_listen(cl->bind, cl->port, srv->socktype,
-		    cl->backlog, srv->reuseport ? NET_REUSEPORT : 0);
-		if (srv->lfd < 0)
-			exit(listen_error(srv->lfd, cl->bind, cl->port));
-	}
-	if ((e = net_local_addr(srv->lfd, addr, len, &lport)) < 0)
-		fatalx(EX_OSERR, "getsockname: %s", net_strerror(e));
-	if (srv->defer_accept > 0 && setsockopt(srv->lfd, IPPROTO_TCP,
-	    TCP_DEFER_ACCEPT, &srv->defer_accept, sizeof(int)) == -1)
-		fatal(EX_OSERR, "--defer-accept: setsockopt");
-	/* Set once here, TCP_NODELAY is copied to every accepted socket:
-	 * one setsockopt per server instead of one per connection. */
-	srv->nodelay_inherited = srv->socktype == SOCK_STREAM &&
-	    net_set_nodelay(srv->lfd, true) == 0;
-	return lport;
+	/* Until it is up, whoever started the server hears why it failed. */
+	log_set_stderr_copy(true);
 }
 
 int
@@ -672,16 +811,17 @@ main(int argc, char **argv)
 {
 	struct server srv = { .socktype = SOCK_STREAM, .max_workers = 256 };
 	struct cmdline cl = { .service = "echo", .verbosity = LOG_NORMAL,
-	    .backlog = SOMAXCONN };
-	char addr[NET_ADDRSTRLEN];
-	int lport, e;
+	    .backlog = SOMAXCONN, .udp_fd = -1 };
+	char where[512];
+	int e, mfd = -1;
 	long ncpu;
 
+	(void)server_cpu_baseline(false);
 	log_init(argv[0], LOG_NORMAL);
+	if ((e = sdnotify_init()) < 0)
+		log_warnx("NOTIFY_SOCKET: %s; not telling systemd", strerror(-e));
 	parse(argc, argv, &cl, &srv);
 	log_set_level(cl.verbosity);
-	if (cl.verbosity >= LOG_VERBOSE)
-		log_set_timestamps(true);
 	configure(&cl, &srv);
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);	/* every option is checked */
 	setup_logging(&cl);
@@ -697,6 +837,7 @@ main(int argc, char **argv)
 	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (srv.stats == MAP_FAILED)
 		fatal(EX_OSERR, "mmap");
+	server_overload_stats(srv.stats);
 	if (srv.per_ip > 0 && (srv.perip = perip_create(srv.max_conns > 0 ?
 	    srv.max_conns : 65536)) == NULL)
 		fatal(EX_OSERR, "--per-ip table");
@@ -709,30 +850,71 @@ main(int argc, char **argv)
 			    "connection as one)");
 		if (cl.user != NULL || cl.group != NULL)
 			drop_privileges(cl.user, cl.group);
+		log_set_stderr_copy(false);
+		if (srv.proxy != NULL && (e = proxy_wrap(&srv)) < 0)
+			fatalx(EX_OSERR, "--proxy-protocol: %s", strerror(-e));
 		e = run_inetd(&srv);
+		if (srv.proxy != NULL)
+			proxy_unwrap(&srv);
 		if (log_level() >= LOG_VERBOSE)
 			summary(&srv);
 		svc_setup_fini(srv.svc, srv.svc_conf);
-		free(srv.acl);
+		free_conf(&srv);
 		return e < 0 ? EX_OSERR : EX_OK;
 	}
-	lport = open_listener(&cl, &srv, addr, sizeof(addr));
+	listener_open(&cl, &srv, where, sizeof(where));
+	if (cl.metrics != NULL) {
+		char mwhere[300];
+
+		if ((mfd = metrics_listen(cl.metrics, mwhere, sizeof(mwhere))) < 0)
+			exit(mfd == -EINVAL ? (log_warnx("--metrics: '%s' is "
+			    "not ADDRESS:PORT ([ADDRESS]:PORT for IPv6; :PORT "
+			    "for every address)", cl.metrics), EX_USAGE) :
+			    metrics_error(mfd, cl.metrics));
+		log_notice("metrics on %s (GET /metrics)", mwhere);
+	}
 	if (cl.user != NULL || cl.group != NULL)
 		drop_privileges(cl.user, cl.group);
 	if (cl.daemon)
-		daemonize();	/* the self-pipe and handlers survive fork */
+		daemon_begin();	/* the self-pipe and handlers survive fork */
 	if (cl.pidfile != NULL)
 		write_pidfile(cl.pidfile);
-	log_notice("listening on %s port %d (model %s, service %s%s)", addr,
-	    lport, srv.model->name, srv.svc->name,
+	log_notice("listening on %s (model %s, service %s%s)", where,
+	    srv.model->name, srv.svc->name,
 	    srv.socktype == SOCK_DGRAM ? ", udp" : "");
+	if (cl.udp_fd >= 0) {
+		log_notice("and udp on %s", cl.udp_where);
+		if ((e = udp_start(&srv, cl.udp_fd)) < 0)
+			fatalx(EX_OSERR, "udp: %s", strerror(-e));
+		srv.udp_too = true;
+	}
+	if (srv.proxy != NULL && (e = proxy_wrap(&srv)) < 0)
+		fatalx(EX_OSERR, "--proxy-protocol: %s", strerror(-e));
+	if (mfd >= 0 && (e = metrics_start(&srv, mfd)) < 0)
+		fatalx(EX_OSERR, "--metrics: %s", strerror(-e));
+	if (cl.daemon)
+		daemon_ready();
+	log_set_stderr_copy(false);
+	if (sdnotify_enabled()) {
+		char state[700];
+
+		snprintf(state, sizeof(state), "READY=1\nMAINPID=%d\nSTATUS="
+		    "listening on %s (model %s, service %s)", (int)getpid(),
+		    where, srv.model->name, srv.svc->name);
+		if ((e = sdnotify(state)) < 0)
+			log_warnx("NOTIFY_SOCKET: %s", strerror(-e));
+	}
 	e = srv.socktype == SOCK_DGRAM ? udp_run(&srv) : srv.model->run(&srv);
-	close(srv.lfd);
+	udp_stop();
+	listener_close(&cl, &srv);
+	metrics_stop();
+	if (srv.proxy != NULL)
+		proxy_unwrap(&srv);
 	summary(&srv);
 	if (cl.pidfile != NULL && unlink(cl.pidfile) == -1 && errno != ENOENT)
 		log_warn("--pid-file %s", cl.pidfile);
 	svc_setup_fini(srv.svc, srv.svc_conf);
-	free(srv.acl);
+	free_conf(&srv);
 	if (e < 0) {
 		log_warnx("model %s failed: %s", srv.model->name, strerror(-e));
 		return EX_OSERR;

@@ -34,6 +34,7 @@
  *         connected=C sent=TOTAL stalled=S finished=D errors=E
  *       then, with -H, holds everything open until standard input's EOF.
  *
+ * HOST may be unix:PATH, a Unix-domain socket (PORT is then ignored).
  * Exit 64 on a usage error, 1 on a setup error.
  */
 #include <arpa/inet.h>
@@ -50,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -102,6 +104,17 @@ resolve(const char *host, const char *port)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res;
 	int e;
+
+	if (strncmp(host, "unix:", 5) == 0) {	/* PORT is ignored */
+		struct sockaddr_un *sun = (struct sockaddr_un *)&target;
+
+		if (strlen(host + 5) >= sizeof(sun->sun_path))
+			usage();
+		sun->sun_family = AF_UNIX;
+		strcpy(sun->sun_path, host + 5);
+		target_len = sizeof(*sun);
+		return;
+	}
 
 	if ((e = getaddrinfo(host, port, &hints, &res)) != 0) {
 		fprintf(stderr, "ops_client: %s: %s\n", host, gai_strerror(e));

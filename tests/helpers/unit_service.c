@@ -2,7 +2,7 @@
  * unit_service: the service contract (engine/service.h), held against every
  * driver.  TAP.
  *
- *   unit_service MODEL
+ *   unit_service MODEL [proxy]
  *
  * A probe service, defined here, runs under MODEL in a child process (the
  * engine linked in, set up as concurd sets it up), while this process
@@ -14,6 +14,14 @@
  * close.  The file ranges the probe emits (svc_emit_file) are checked byte
  * for byte, read at once and read slowly, and one that is longer than the
  * file must end its connection cleanly.
+ *
+ * With "proxy", the server runs as concurd --proxy-protocol does (the
+ * wrapper of engine/proxy.c in front of the probe, or the blocking
+ * driver's own header reading), every connection begins with a PROXY
+ * header, and the probe greets each client first ("hi\n"), as daytime or
+ * chargen would: the contract must hold through the wrapper too, and a
+ * command that came in the header's segment must reach the probe after
+ * its greeting.
  *
  * The probe's protocol, one command a line:
  *   echo TEXT    TEXT and a newline back
@@ -35,6 +43,7 @@
 #include <unistd.h>
 
 #include "net.h"
+#include "proxy.h"
 #include "server.h"
 #include "service.h"
 #include "stop.h"
@@ -52,6 +61,9 @@ static struct counts *cnt;
 static char path[256];
 static int n, failed;
 static const char *model;
+static bool proxied;	/* "proxy": a PROXY header first, a greeting */
+
+#define HEADER	"PROXY TCP4 203.0.113.7 192.0.2.1 5000 7\r\n"
 
 static void
 ok(int cond, const char *what)
@@ -79,10 +91,11 @@ probe_start(void *st, const struct svc_conn *conn, struct svc_out *out)
 	struct probe *p = st;
 
 	(void)conn;
-	(void)out;
 	p->magic = LIVE;
 	p->fd = -1;
 	atomic_fetch_add(&cnt->starts, 1);
+	if (proxied)
+		svc_emit(out, "hi\n", 3);
 	return SVC_OK;
 }
 
@@ -185,6 +198,7 @@ serve(const struct model *m, int lfd)
 	    .socktype = SOCK_STREAM, .workers = 2, .max_workers = 64,
 	    .ncpu = 2, .idle_ms = IDLE_MS, .svc_state = sizeof(struct probe),
 	    .nodelay_inherited = true };
+	struct proxy_conf pc = { .timeout_ms = 3000 };
 	int r;
 
 	srv.stats = mmap(NULL, sizeof(*srv.stats), PROT_READ | PROT_WRITE,
@@ -192,13 +206,21 @@ serve(const struct model *m, int lfd)
 	if (srv.stats == MAP_FAILED || server_signals_init(&srv) == -1)
 		_exit(71);
 	server_set_grace(0);
+	if (proxied) {
+		srv.proxy = &pc;
+		if (proxy_wrap(&srv) < 0)
+			_exit(71);
+	}
 	r = m->run(&srv);
+	if (proxied)
+		proxy_unwrap(&srv);
 	_exit(r < 0 ? 1 : 0);
 }
 
 /* ---- the client ---- */
 
 static int port;
+static bool greeted(int fd, const char *first);
 
 static int
 dial(void)
@@ -213,6 +235,10 @@ dial(void)
 		return -1;
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (proxied && !greeted(fd, HEADER)) {
+		close(fd);
+		return -1;
+	}
 	return fd;
 }
 
@@ -220,6 +246,15 @@ static int
 say(int fd, const char *s)
 {
 	return send(fd, s, strlen(s), MSG_NOSIGNAL) == (ssize_t)strlen(s) ? 0 : -1;
+}
+
+static bool reply_is(int fd, const char *want);
+
+/* "proxy": the header (and what comes with it), then the greeting. */
+static bool
+greeted(int fd, const char *first)
+{
+	return say(fd, first) == 0 && reply_is(fd, "hi\n");
 }
 
 /* Read exactly len bytes (or to EOF): how many came. */
@@ -345,6 +380,24 @@ scenarios(void)
 	if (fd >= 0)
 		reset_close(fd);	/* mid-send: the driver's error path */
 
+	if (proxied) {
+		/* The header and a command in one segment: the command waits
+		 * for the greeting (the wrapper keeps it, then hands it over). */
+		char p[16];
+
+		snprintf(p, sizeof(p), "%d", port);
+		fd = net_connect("127.0.0.1", p, SOCK_STREAM, 5000, 0);
+		ok(fd >= 0 && greeted(fd, HEADER "echo with the header\n") &&
+		    reply_is(fd, "with the header\n"),
+		    "a command in the header's segment: after the greeting");
+		if (fd >= 0)
+			close(fd);
+		fd = net_connect("127.0.0.1", p, SOCK_STREAM, 5000, 0);
+		ok(fd >= 0 && say(fd, "echo no header\n") == 0 && eof_next(fd),
+		    "no header: closed, nothing sent");
+		if (fd >= 0)
+			close(fd);
+	}
 	for (i = 0; i < 3; i++) {
 		held[i] = dial();
 		ok(held[i] >= 0 && say(held[i], "echo held\n") == 0 &&
@@ -380,11 +433,13 @@ main(int argc, char **argv)
 	int lfd, status, i;
 	pid_t pid;
 
-	if (argc != 2 || (m = model_find(argv[1])) == NULL) {
-		fprintf(stderr, "usage: unit_service MODEL\n");
+	if (argc < 2 || argc > 3 || (m = model_find(argv[1])) == NULL ||
+	    (argc == 3 && strcmp(argv[2], "proxy") != 0)) {
+		fprintf(stderr, "usage: unit_service MODEL [proxy]\n");
 		return 64;
 	}
 	model = argv[1];
+	proxied = argc == 3;
 	if (m->unavailable != NULL && m->unavailable() != NULL) {
 		printf("1..0 # SKIP %s: %s\n", model, m->unavailable());
 		return 0;
