@@ -6,7 +6,9 @@
  * SO_SNDTIMEO), so it costs nothing per message.  A stop with --grace is a
  * deadline, not an idle time: the same timeouts, set to what is left of
  * the grace.  A stop reaches a thread blocked in read() as EINTR (the
- * worker code nudges it; a child gets its parent's SIGTERM).  A file range
+ * worker code nudges it; a child gets its parent's SIGTERM).  A worker
+ * process keeps its connection's record (lost.h) up to date once a read,
+ * so its parent can close the account if the child dies.  A file range
  * goes out with sendfile(2): from the page cache to the socket, no copy
  * through this process.
  */
@@ -23,6 +25,7 @@
 #include "admit.h"
 #include "io.h"
 #include "log.h"
+#include "lost.h"
 #include "server.h"
 #include "stop.h"
 
@@ -123,6 +126,7 @@ drive(struct bconn *b, void *st, const struct svc_conn *sc)
 				return 0;
 			set_timeouts(b->fd, left);
 		}
+		lost_moved(b->in, b->sent);
 		n = read(b->fd, buf, sizeof(buf));
 		if (n == -1) {
 			if (errno == EINTR && !server_closing()) {
@@ -156,15 +160,18 @@ serve_blocking(struct server *srv, int fd, int slot)
 		close(fd);
 		return;
 	}
+	lost_begin(&b.m);
 	if (svc->takeover != NULL) {
 		err = svc->takeover(&sc, fd, srv->inetd) == 0 ? 0 : -1;
-		conn_close(srv, &b.m, 0, 0, err);
+		if (lost_end())
+			conn_close(srv, &b.m, 0, 0, err);
 		return;
 	}
 	if (srv->svc_state > STATE_INLINE && (st = malloc(srv->svc_state)) == NULL) {
 		log_warn("conn %llu: state", (unsigned long long)b.m.id);
 		close(fd);
-		conn_close(srv, &b.m, 0, 0, ENOMEM);
+		if (lost_end())
+			conn_close(srv, &b.m, 0, 0, ENOMEM);
 		return;
 	}
 	memset(st, 0, srv->svc_state);
@@ -181,5 +188,6 @@ serve_blocking(struct server *srv, int fd, int slot)
 	if (st != inline_st)
 		free(st);
 	close(fd);
-	conn_close(srv, &b.m, b.in, b.sent, err);
+	if (lost_end())
+		conn_close(srv, &b.m, b.in, b.sent, err);
 }

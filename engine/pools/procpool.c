@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <sysexits.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@
 #include "accept.h"
 #include "drivers/blocking.h"
 #include "log.h"
+#include "lost.h"
 #include "pools/policy.h"
 #include "server.h"
 #include "sig.h"
@@ -35,6 +37,10 @@
 
 #define REAP_BATCH	64
 
+/* The connection each slot's child serves, for when a child dies with one
+ * (lost.h); made with the first child. */
+static struct lost_rec *recs;
+
 int
 pool_fork(struct server *srv, int max, pool_child_fn fn, void *arg)
 {
@@ -42,6 +48,8 @@ pool_fork(struct server *srv, int max, pool_child_fn fn, void *arg)
 	pid_t pid;
 	int i;
 
+	if (recs == NULL && (recs = lost_create(MAX_WORKER_SLOTS)) == NULL)
+		return -1;
 	for (i = 0; i < max && i < MAX_WORKER_SLOTS; i++)
 		if (atomic_load(&s->slot[i].pid) == 0)
 			break;
@@ -54,6 +62,7 @@ pool_fork(struct server *srv, int max, pool_child_fn fn, void *arg)
 	if (pid == -1)
 		return -1;
 	if (pid == 0) {
+		lost_use(&recs[i]);
 		fn(srv, i, arg);
 		_exit(0);
 	}
@@ -80,6 +89,22 @@ live_children(struct server *srv)
 	return n;
 }
 
+/* Slot k's child pid is reaped: its connection, if it died with one, the
+ * model's own bookkeeping, then the slot is free. */
+static void
+slot_reaped(struct server *srv, int k, pid_t pid, pool_gone_fn gone,
+    void *arg)
+{
+	char who[32];
+
+	snprintf(who, sizeof(who), "worker %d", k);
+	if (recs != NULL)
+		(void)lost_reap(srv, &recs[k], who, pid);
+	if (gone != NULL)
+		gone(srv, k, arg);
+	atomic_store(&srv->stats->slot[k].pid, 0);
+}
+
 int
 pool_reap(struct server *srv, pool_gone_fn gone, void *arg)
 {
@@ -93,9 +118,7 @@ pool_reap(struct server *srv, pool_gone_fn gone, void *arg)
 		for (i = 0; i < n; i++)
 			for (k = 0; k < nslots; k++)
 				if (atomic_load(&s->slot[k].pid) == (int)got[i]) {
-					if (gone != NULL)
-						gone(srv, k, arg);
-					atomic_store(&s->slot[k].pid, 0);
+					slot_reaped(srv, k, got[i], gone, arg);
 					break;
 				}
 	} while (n == REAP_BATCH);
@@ -130,6 +153,8 @@ pool_end_children(struct server *srv)
 	struct procs p = { srv, children_reap, children_kill };
 
 	procs_end(srv, &p);
+	lost_destroy(recs, MAX_WORKER_SLOTS);
+	recs = NULL;
 }
 
 /* ---- preforked pools whose children accept ---- */
