@@ -164,6 +164,7 @@ struct board {
 	_Atomic int idle;	/* children in SLOT_IDLE, counted */
 	_Atomic int total;	/* children alive (parent's count) */
 	_Atomic bool wake_pending;	/* the parent is woken, or rechecks */
+	_Atomic bool lock_stuck;	/* children accept without the lock */
 	int min_spare, max_spare, max;
 	int notify;		/* write end of the wake-up pipe */
 };
@@ -209,26 +210,41 @@ child_stays(struct server *srv, struct board *b, int slot)
 }
 
 /* Accept (under the lock, if any) until a connection comes or the stop;
- * -1 at the stop. */
+ * -1 at the stop.  A child whose lock holder is stuck while clients wait
+ * accepts without the lock (policy.h). */
 static int
 child_accept(struct prefork *pf, struct acceptor *a, int slot)
 {
 	const struct pool_lock *lk = pf->lk;
+	struct server *srv = a->srv;
+	uint64_t accepted0;
+	bool locked;
 	int fd = -1;
 
 	while (!server_stopping()) {
-		if (lk != NULL && lk->lock(pf->lkst) == -1) {
+		locked = lk != NULL;
+		accepted0 = atomic_load_explicit(&srv->stats->accepted,
+		    memory_order_relaxed);
+		if (locked && lk->lock(pf->lkst,
+		    pool_lock_wait_ms(&pf->b->lock_stuck)) == -1) {
 			if (errno == EINTR)
 				continue;
-			log_warn("worker %d: lock", slot);
-			_exit(EX_OSERR);
+			if (errno != ETIMEDOUT) {
+				log_warn("worker %d: lock", slot);
+				_exit(EX_OSERR);
+			}
+			if (!pool_lock_bypass(srv, accepted0, &pf->b->lock_stuck))
+				continue;
+			locked = false;
+		} else if (locked) {
+			pool_lock_taken(&pf->b->lock_stuck);
 		}
 		fd = -1;
 		if (!server_stopping())
 			fd = accept_blocking(a);
 		else
 			errno = EINTR;
-		if (lk != NULL && lk->unlock(pf->lkst) == -1) {
+		if (locked && lk->unlock(pf->lkst) == -1) {
 			log_warn("worker %d: unlock", slot);
 			_exit(EX_OSERR);
 		}
