@@ -14,6 +14,11 @@
 #   make signals      SIGCHLD storm on the fork model (5,000 connections),
 #                     SIGTERM under heavy load for every model
 #   make signals-ci   1,000 connections in the storm
+#   make workers      fork and every pool: a worker killed and others
+#                     stopped (STOP_SECS, 5) mid-transfer; only their
+#                     connections suffer, the lost one is logged and
+#                     counted, nothing leaks
+#   make workers-ci   the same (it takes about a minute and a half)
 #
 # REL_MODELS="epoll fork" narrows any of them; REL_SEED replays a hostile
 # seed; PROVEFLAGS=-v shows the figures (the -ci flavours always do).
@@ -51,3 +56,10 @@ signals-ci: all tools
 	REL_STORM_CONNS=$(or $(STORM_CONNS),1000) $(REL_PROVE) -v tests/reliability/signals.t
 
 .PHONY: signals signals-ci
+
+workers: all tools
+	REL_STOP_SECS=$(or $(STOP_SECS),5) $(REL_PROVE) -v tests/reliability/workers.t
+
+workers-ci: workers
+
+.PHONY: workers workers-ci
