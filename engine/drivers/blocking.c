@@ -3,7 +3,9 @@
  * a time.  See blocking.h.
  *
  * --idle-timeout is a receive and send timeout on the socket (SO_RCVTIMEO,
- * SO_SNDTIMEO), so it costs nothing per message.  A stop with --grace is a
+ * SO_SNDTIMEO), so it costs nothing per message; a send that times out
+ * while the peer still acknowledges our output (a slow link) goes on
+ * (idle.h).  A stop with --grace is a
  * deadline, not an idle time: the same timeouts, set to what is left of
  * the grace.  A stop reaches a thread blocked in read() as EINTR (the
  * worker code nudges it; a child gets its parent's SIGTERM).  A worker
@@ -23,6 +25,7 @@
 #include <unistd.h>
 
 #include "admit.h"
+#include "idle.h"
 #include "io.h"
 #include "log.h"
 #include "lost.h"
@@ -36,8 +39,20 @@ struct bconn {
 	int fd;
 	struct conn_meta m;
 	uint64_t in, sent;
+	uint64_t acked;		/* acknowledged at the last look (idle.h) */
 	bool lingering;
 };
+
+/* A send timed out (--idle-timeout's SO_SNDTIMEO, errno EAGAIN), yet its
+ * output is still being acknowledged: a slow link, not an idle peer.  The
+ * kernel wakes a blocked sender only once much of the buffer is free,
+ * which on a slow link can take longer than the timeout (idle.h). */
+static bool
+still_moving(struct bconn *b)
+{
+	return (errno == EAGAIN || errno == EWOULDBLOCK) && !b->lingering &&
+	    b->srv->idle_ms > 0 && idle_moving(b->fd, &b->acked);
+}
 
 /* Send every emitted slice, then the file range; -1 on error (errno) or
  * when closing. */
@@ -56,7 +71,8 @@ send_out(struct bconn *b, struct svc_out *o)
 		mh.msg_iovlen = (size_t)n;
 		w = sendmsg(b->fd, &mh, MSG_NOSIGNAL);
 		if (w == -1) {
-			if (errno == EINTR && !server_closing())
+			if ((errno == EINTR && !server_closing()) ||
+			    still_moving(b))
 				continue;
 			return -1;
 		}
@@ -68,7 +84,7 @@ send_out(struct bconn *b, struct svc_out *o)
 	o->n = 0;
 	while (o->file.len > 0 &&
 	    svc_file_send(b->fd, &o->file, b->m.id, &b->sent) == -1)
-		if (errno != EINTR || server_closing())
+		if ((errno != EINTR || server_closing()) && !still_moving(b))
 			return -1;
 	return 0;
 }
