@@ -20,9 +20,10 @@ BUILD="make gcc libc6-dev liburing-dev netbase man-db"
 # tests/*.t and lab/*.sh: prove, ps, ss and ip, jq, strace, haproxy in front
 # of concurd, systemd-socket-activate, dot (the diagrams are up to date),
 # groff (man pages are clean), tcpdump and netstat (the lab), GNU parallel
-# (several load generators at once).
+# (several load generators at once), ethtool (a bad network's veths with
+# their offloads off).
 TESTS="perl procps iproute2 jq strace haproxy systemd graphviz groff-base
-	tcpdump net-tools parallel"
+	tcpdump net-tools parallel ethtool"
 # The clang build, ASan/UBSan/TSan and libFuzzer (clang's runtime
 # libraries, llvm-symbolizer), memcheck.
 CI="clang libclang-rt-14-dev llvm valgrind"

@@ -19,6 +19,14 @@
 #                     connections suffer, the lost one is logged and
 #                     counted, nothing leaks
 #   make workers-ci   the same (it takes about a minute and a half)
+#   make badnet       a bad network in namespaces of the test's own (5%
+#                     loss, 1% duplicates, 5% reordered, 50 +- 20 ms, a
+#                     drop to 64 kbit/s for 20 s): every model echoes
+#                     64 MiB byte-exact, concurbench -u counts what the
+#                     network did, --idle-timeout spares slow connections
+#                     (every model); netem, or tests/helpers/net_impair
+#   make badnet-ci    4 MiB, 5 s at 64 kbit/s, one model per driver for
+#                     the idle timeout (about a minute and a half)
 #
 # REL_MODELS="epoll fork" narrows any of them; REL_SEED replays a hostile
 # seed; PROVEFLAGS=-v shows the figures (the -ci flavours always do).
@@ -63,3 +71,13 @@ workers: all tools
 workers-ci: workers
 
 .PHONY: workers workers-ci
+
+badnet: all tools
+	REL_BADNET_BYTES=$(or $(BADNET_BYTES),64M) REL_BADNET_SLOW_SECS=20 \
+	REL_BADNET_IDLE_SECS=12 REL_BADNET_IDLE_MODELS="$$(bin/concurd --list | sed -n 's/^model //p')" \
+		$(REL_PROVE) -v tests/reliability/badnet.t
+
+badnet-ci: all tools
+	REL_BADNET_BYTES=4M REL_BADNET_SLOW_SECS=5 $(REL_PROVE) -v tests/reliability/badnet.t
+
+.PHONY: badnet badnet-ci
