@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sysexits.h>
 #include <unistd.h>
 
@@ -45,7 +46,7 @@ int
 pool_fork(struct server *srv, int max, pool_child_fn fn, void *arg)
 {
 	struct stats *s = srv->stats;
-	pid_t pid;
+	pid_t pid, parent;
 	int i;
 
 	if (recs == NULL && (recs = lost_create(MAX_WORKER_SLOTS)) == NULL)
@@ -58,10 +59,17 @@ pool_fork(struct server *srv, int max, pool_child_fn fn, void *arg)
 		return -1;
 	}
 	pool_slot_set(srv, i, SLOT_IDLE);
+	parent = getpid();
 	pid = fork();
 	if (pid == -1)
 		return -1;
 	if (pid == 0) {
+		/* A pool's child outliving its parent (killed: the OOM
+		 * killer, SIGKILL) would accept on, with nobody to count,
+		 * replace or end it. */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 ||
+		    getppid() != parent)
+			_exit(EX_OSERR);
 		lost_use(&recs[i]);
 		fn(srv, i, arg);
 		_exit(0);
