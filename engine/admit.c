@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "memwatch.h"
 #include "net.h"
 #include "server.h"
 #include "stop.h"
@@ -133,6 +134,8 @@ conn_open(struct server *srv, int fd, int slot, struct conn_meta *m)
 	memset(m, 0, sizeof(*m));
 	m->id = atomic_fetch_add_explicit(&s->next_id, 1,
 	    memory_order_relaxed) + 1;
+	if (mem_short())
+		return refuse(srv, m, &s->refused_overload, "short of memory");
 	if (srv->nacl > 0 || srv->perip != NULL || log_level() >= LOG_VERBOSE) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);

@@ -20,6 +20,7 @@
 #include "io.h"
 #include "log.h"
 #include "lost.h"
+#include "memwatch.h"
 #include "server.h"
 #include "stop.h"
 #include "workers.h"
@@ -128,8 +129,16 @@ static bool
 spawn(void *arg, int fd)
 {
 	struct forker *f = arg;
-	int rec = f->nfree > 0 ? f->free_recs[--f->nfree] : -1;
-	pid_t pid = fork();
+	int rec;
+	pid_t pid;
+
+	/* Short of memory: a process more could get us killed. */
+	if (mem_spawn(1) == 0) {
+		conn_drop(f->srv, fd);
+		return true;
+	}
+	rec = f->nfree > 0 ? f->free_recs[--f->nfree] : -1;
+	pid = fork();
 
 	if (pid == 0)
 		child(f->srv, fd, rec >= 0 ? &f->recs[rec] : NULL);

@@ -14,6 +14,7 @@
 #include "accept.h"
 #include "io.h"
 #include "log.h"
+#include "memwatch.h"
 #include "server.h"
 
 #define DEFAULT_MAX		256
@@ -110,7 +111,7 @@ pool_want_patient(const struct pool_policy *p, const struct server *srv,
 
 	*recheck = false;
 	if (idle - pending >= p->min_spare || total >= p->max)
-		return pool_want(p, idle - pending, total);
+		return mem_spawn(pool_want(p, idle - pending, total));
 	now = pool_now_ms();
 	n = atomic_load(&s->nslots);
 	for (i = 0; i < n; i++)
@@ -130,6 +131,8 @@ pool_want_patient(const struct pool_policy *p, const struct server *srv,
 		if (total + want > p->max)
 			want = p->max - total;
 	}
+	/* A worker more could get the server killed (memwatch.h). */
+	want = mem_spawn(want);
 	*recheck = idle - pending + want < p->min_spare &&
 	    total + want < p->max;
 	return want;

@@ -30,6 +30,7 @@
 #include "io.h"
 #include "log.h"
 #include "loops.h"
+#include "memwatch.h"
 #include "net.h"
 #include "parse.h"
 #include "server.h"
@@ -714,6 +715,8 @@ main(int argc, char **argv)
 		return e < 0 ? EX_OSERR : EX_OK;
 	}
 	lport = open_listener(&cl, &srv, addr, sizeof(addr));
+	if (memwatch_init() == -1)
+		fatal(EX_OSERR, "memory limit");
 	if (cl.user != NULL || cl.group != NULL)
 		drop_privileges(cl.user, cl.group);
 	if (cl.daemon)
