@@ -28,6 +28,13 @@
 #   make badnet-ci    4 MiB, 5 s at 64 kbit/s, one model per driver for
 #                     the idle timeout (about a minute and a half)
 #
+#   make memory       concurd in a 16 MiB memory cgroup of the test's own
+#                     (v2, or v1 here): 1,000 never-reading and 10,000
+#                     idle clients, a canary served all along, no OOM kill,
+#                     the refused counted; every model but select and
+#                     iterative
+#   make memory-ci    a loop, io_uring, thread, fork, two pools (a minute)
+#
 # REL_MODELS="epoll fork" narrows any of them; REL_SEED replays a hostile
 # seed; PROVEFLAGS=-v shows the figures (the -ci flavours always do).
 
@@ -81,3 +88,12 @@ badnet-ci: all tools
 	REL_BADNET_BYTES=4M REL_BADNET_SLOW_SECS=5 $(REL_PROVE) -v tests/reliability/badnet.t
 
 .PHONY: badnet badnet-ci
+
+memory: all tools
+	REL_MEM_MODELS="$$(bin/concurd --list | sed -n 's/^model //p' | grep -vx 'select\|iterative')" \
+		$(REL_PROVE) -v tests/reliability/memory.t
+
+memory-ci: all tools
+	$(REL_PROVE) -v tests/reliability/memory.t
+
+.PHONY: memory memory-ci
