@@ -22,10 +22,11 @@ BUILD="make gcc libc6-dev liburing-dev nettle-dev netbase man-db"
 # groff (man pages are clean), tcpdump and netstat (the lab), GNU parallel
 # (several load generators at once), curl, wget, wrk and ab (the file
 # service's clients), the Prometheus client's parsers (the --metrics
-# endpoint, scraped and checked).
+# endpoint, scraped and checked), ethtool (a bad network's veths with their
+# offloads off).
 TESTS="perl procps iproute2 jq strace haproxy systemd graphviz groff-base
 	tcpdump net-tools parallel curl wget wrk apache2-utils
-	python3-prometheus-client"
+	python3-prometheus-client ethtool"
 # The clang build, ASan/UBSan/TSan and libFuzzer (clang's runtime
 # libraries, llvm-symbolizer), memcheck.
 CI="clang libclang-rt-14-dev llvm valgrind"

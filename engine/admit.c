@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "memwatch.h"
 #include "net.h"
 #include "proxy.h"
 #include "proxyproto.h"
@@ -212,6 +213,8 @@ conn_open(struct server *srv, int fd, int slot, struct conn_meta *m)
 	m->id = atomic_fetch_add_explicit(&s->next_id, 1,
 	    memory_order_relaxed) + 1;
 	m->slot = slot;
+	if (mem_short())
+		return refuse(srv, m, &s->refused_overload, "short of memory");
 	if (srv->nacl > 0 || srv->perip != NULL || srv->proxy != NULL ||
 	    log_level() >= LOG_VERBOSE) {
 		struct sockaddr_storage ss;

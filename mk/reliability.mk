@@ -14,6 +14,26 @@
 #   make signals      SIGCHLD storm on the fork model (5,000 connections),
 #                     SIGTERM under heavy load for every model
 #   make signals-ci   1,000 connections in the storm
+#   make workers      fork and every pool: a worker killed and others
+#                     stopped (STOP_SECS, 5) mid-transfer; only their
+#                     connections suffer, the lost one is logged and
+#                     counted, nothing leaks
+#   make workers-ci   the same (it takes about a minute and a half)
+#   make badnet       a bad network in namespaces of the test's own (5%
+#                     loss, 1% duplicates, 5% reordered, 50 +- 20 ms, a
+#                     drop to 64 kbit/s for 20 s): every model echoes
+#                     64 MiB byte-exact, concurbench -u counts what the
+#                     network did, --idle-timeout spares slow connections
+#                     (every model); netem, or tests/helpers/net_impair
+#   make badnet-ci    4 MiB, 5 s at 64 kbit/s, one model per driver for
+#                     the idle timeout (about a minute and a half)
+#
+#   make memory       concurd in a 16 MiB memory cgroup of the test's own
+#                     (v2, or v1 here): 1,000 never-reading and 10,000
+#                     idle clients, a canary served all along, no OOM kill,
+#                     the refused counted; every model but select and
+#                     iterative
+#   make memory-ci    a loop, io_uring, thread, fork, two pools (a minute)
 #
 # REL_MODELS="epoll fork" narrows any of them; REL_SEED replays a hostile
 # seed; PROVEFLAGS=-v shows the figures (the -ci flavours always do).
@@ -51,3 +71,29 @@ signals-ci: all tools
 	REL_STORM_CONNS=$(or $(STORM_CONNS),1000) $(REL_PROVE) -v tests/reliability/signals.t
 
 .PHONY: signals signals-ci
+
+workers: all tools
+	REL_STOP_SECS=$(or $(STOP_SECS),5) $(REL_PROVE) -v tests/reliability/workers.t
+
+workers-ci: workers
+
+.PHONY: workers workers-ci
+
+badnet: all tools
+	REL_BADNET_BYTES=$(or $(BADNET_BYTES),64M) REL_BADNET_SLOW_SECS=20 \
+	REL_BADNET_IDLE_SECS=12 REL_BADNET_IDLE_MODELS="$$(bin/concurd --list | sed -n 's/^model //p')" \
+		$(REL_PROVE) -v tests/reliability/badnet.t
+
+badnet-ci: all tools
+	REL_BADNET_BYTES=4M REL_BADNET_SLOW_SECS=5 $(REL_PROVE) -v tests/reliability/badnet.t
+
+.PHONY: badnet badnet-ci
+
+memory: all tools
+	REL_MEM_MODELS="$$(bin/concurd --list | sed -n 's/^model //p' | grep -vx 'select\|iterative')" \
+		$(REL_PROVE) -v tests/reliability/memory.t
+
+memory-ci: all tools
+	$(REL_PROVE) -v tests/reliability/memory.t
+
+.PHONY: memory memory-ci

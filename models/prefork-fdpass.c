@@ -39,6 +39,7 @@
 #include "drivers/blocking.h"
 #include "io.h"
 #include "log.h"
+#include "memwatch.h"
 #include "net.h"
 #include "pools/policy.h"
 #include "pools/procpool.h"
@@ -195,7 +196,16 @@ hand_off(struct server *srv, struct fdpass *fp, int fd)
 		for (i = 0; i < fp->pol.max; i++)
 			if (fp->st[i] == C_IDLE && fp->sock[i] != -1)
 				break;
-		if (i == fp->pol.max && (i = spawn(srv, fp)) == -1) {
+		if (i == fp->pol.max) {
+			/* None idle: another, memory allowing (memwatch.h). */
+			if (mem_spawn(1) == 0) {
+				errno = ENOMEM;
+				i = -1;
+			} else {
+				i = spawn(srv, fp);
+			}
+		}
+		if (i == -1) {
 			server_overload_begin(OVERLOAD_WORKERS, "fork");
 			fp->pending = -1;
 			return -1;

@@ -13,7 +13,10 @@
  * same inherited descriptor still exclude each other (flock(2) and OFD
  * locks, which belong to the open file description, would not).  A child's
  * lock dies with it, so a killed child cannot wedge the pool.  F_SETLKW is
- * interrupted by SIGTERM like accept() is.
+ * interrupted by SIGTERM like accept() is, and by a timer of the child's
+ * own (SIGUSR2, whose handler does not restart calls) after the pool's
+ * patience: a child whose lock holder is stopped while clients wait
+ * accepts without the lock (engine/pools/policy.h).
  *
  * Pool size, growth, shrinking and stop are prefork's (see prefork.c and
  * engine/pools/policy.h): -w N at start (default 2 x CPUs, at least 4), grown to
@@ -22,8 +25,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -31,6 +36,7 @@
 #include "server.h"
 
 static int lock_fd = -1;
+static timer_t lock_timer;	/* each child's own, for the lock's timeout */
 
 static int
 flock_init(void **st)
@@ -57,6 +63,17 @@ flock_init(void **st)
 	return 0;
 }
 
+/* A timer that interrupts F_SETLKW: SIGUSR2 to this child. */
+static int
+flock_child_init(void *st)
+{
+	struct sigevent sev = { .sigev_notify = SIGEV_SIGNAL,
+	    .sigev_signo = SIGUSR2 };
+
+	(void)st;
+	return timer_create(CLOCK_MONOTONIC, &sev, &lock_timer);
+}
+
 static int
 setlk(int fd, short type)
 {
@@ -66,9 +83,46 @@ setlk(int fd, short type)
 }
 
 static int
-flock_lock(void *st)
+arm(int ms)
 {
-	return setlk(*(int *)st, F_WRLCK);	/* EINTR: the caller looks */
+	struct itimerspec it = { .it_value = { ms / 1000,
+	    (long)(ms % 1000) * 1000000 } };
+
+	return timer_settime(lock_timer, 0, &it, NULL);
+}
+
+static int
+flock_lock(void *st, int timeout_ms)
+{
+	struct itimerspec left;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	int r, e;
+
+	if (timeout_ms == 0) {
+		if (fcntl(*(int *)st, F_SETLK, &fl) == 0)
+			return 0;
+		if (errno == EAGAIN || errno == EACCES)
+			errno = ETIMEDOUT;
+		return -1;
+	}
+	if (arm(timeout_ms) == -1)
+		return -1;
+	r = setlk(*(int *)st, F_WRLCK);
+	e = errno;
+	/* EINTR once the timer has run out is a timeout; before, another
+	 * signal came, and the caller looks at the stop. */
+	if (r == -1 && e == EINTR) {
+		if (timer_gettime(lock_timer, &left) == -1)
+			return -1;
+		if (left.it_value.tv_sec == 0 && left.it_value.tv_nsec == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+	}
+	if (arm(0) == -1)
+		return -1;
+	errno = e;
+	return r;
 }
 
 static int
@@ -86,6 +140,7 @@ flock_fini(void *st)
 
 static const struct pool_lock flock_ops = {
 	.init = flock_init,
+	.child_init = flock_child_init,
 	.lock = flock_lock,
 	.unlock = flock_unlock,
 	.fini = flock_fini,

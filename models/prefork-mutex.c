@@ -10,7 +10,9 @@
  * fcntl's F_SETLKW, pthread_mutex_lock() is not interrupted by signals: on
  * stop, the child holding the mutex sees EINTR in accept(), unlocks and
  * exits, and each waiter in turn gets the mutex, sees the stop flag and
- * exits too.
+ * exits too.  A waiter waits at most the pool's patience
+ * (pthread_mutex_timedlock): one whose holder is stopped while clients
+ * wait accepts without the mutex (engine/pools/policy.h).
  *
  * Pool size, growth, shrinking and stop are prefork's (see prefork.c and
  * engine/pools/policy.h): -w N at start (default 2 x CPUs, at least 4), grown to
@@ -19,8 +21,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "log.h"
+#include "pools/policy.h"
 #include "pools/procpool.h"
 #include "server.h"
 
@@ -53,10 +57,19 @@ out:
 }
 
 static int
-mutex_lock(void *st)
+mutex_lock(void *st, int timeout_ms)
 {
-	int e = pthread_mutex_lock(st);
+	struct timespec t;
+	int e;
 
+	if (timeout_ms == 0) {
+		e = pthread_mutex_trylock(st);
+		if (e == EBUSY)
+			e = ETIMEDOUT;
+	} else {
+		pool_deadline(&t, timeout_ms);
+		e = pthread_mutex_timedlock(st, &t);
+	}
 	if (e == EOWNERDEAD) {
 		/* Its holder died in accept(): nothing to repair. */
 		log_info("accept mutex: previous holder died; recovered");

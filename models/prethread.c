@@ -17,6 +17,11 @@
  * Counts are kept under the pool's mutex.  The summary's spread counts
  * connections per worker slot.  Stacks are 256 KiB.
  *
+ * A worker stopped or stuck while it holds the accept mutex (in accept())
+ * would hold up every other: one that has waited POOL_STUCK_MS for the
+ * mutex while clients wait in the backlog accepts without it, said once
+ * (engine/pools/policy.h).
+ *
  * Stop: SIGTERM or SIGINT reach the main thread (workers block them); it
  * nudges every worker (SIGUSR2, no SA_RESTART) every 50 ms until all are
  * joined.  The worker in accept() sees EINTR and the stop flag and leaves;
@@ -27,6 +32,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "accept.h"
 #include "drivers/blocking.h"
@@ -38,19 +44,47 @@
 struct prethread {
 	struct tpool tp;	/* first: a worker finds us from its tpool */
 	pthread_mutex_t accept_mu;
+	_Atomic bool lock_stuck;	/* workers accept without the mutex */
 };
 
 /* Accept under the mutex until a connection comes (its descriptor) or
- * the stop (-1). */
+ * the stop (-1).  A worker whose mutex holder is stuck while clients wait
+ * accepts without it (pools/policy.h). */
 static int
 take_turn(struct prethread *pt, struct acceptor *a, int slot)
 {
-	int fd;
+	struct timespec t;
+	uint64_t accepted0;
+	bool locked;
+	int fd, e;
 
 	while (!server_stopping()) {
-		pthread_mutex_lock(&pt->accept_mu);
+		accepted0 = atomic_load_explicit(&a->srv->stats->accepted,
+		    memory_order_relaxed);
+		if (pool_lock_wait_ms(&pt->lock_stuck) == 0) {
+			e = pthread_mutex_trylock(&pt->accept_mu);
+			if (e == EBUSY)
+				e = ETIMEDOUT;
+		} else {
+			pool_deadline(&t, POOL_STUCK_MS);
+			e = pthread_mutex_timedlock(&pt->accept_mu, &t);
+		}
+		if (e == ETIMEDOUT) {
+			if (!pool_lock_bypass(a->srv, accepted0, &pt->lock_stuck))
+				continue;
+			locked = false;
+		} else if (e != 0) {
+			errno = e;
+			log_warn("worker %d: accept mutex", slot);
+			tpool_fail(&pt->tp, e);
+			break;
+		} else {
+			locked = true;
+			pool_lock_taken(&pt->lock_stuck);
+		}
 		fd = server_stopping() ? -1 : accept_blocking(a);
-		pthread_mutex_unlock(&pt->accept_mu);
+		if (locked)
+			pthread_mutex_unlock(&pt->accept_mu);
 		if (fd >= 0)
 			return fd;
 		if (errno != EINTR && !server_stopping()) {

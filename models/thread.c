@@ -20,6 +20,7 @@
 #include "drivers/blocking.h"
 #include "io.h"
 #include "log.h"
+#include "memwatch.h"
 #include "server.h"
 #include "stop.h"
 #include "workers.h"
@@ -113,9 +114,14 @@ static bool
 spawn(void *arg, int fd)
 {
 	struct spawner *sp = arg;
-	int e = start_thread(sp, fd);
+	int e;
 
-	if (e != 0) {
+	/* Short of memory: a thread's stack more could get us killed. */
+	if (mem_spawn(1) == 0) {
+		conn_drop(sp->srv, fd);
+		return true;
+	}
+	if ((e = start_thread(sp, fd)) != 0) {
 		errno = e;
 		conn_drop(sp->srv, fd);
 		server_overload_begin(OVERLOAD_WORKERS, "pthread_create");

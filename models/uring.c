@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "drivers/completion.h"
+#include "idle.h"
 #include "io.h"
 #include "stop.h"
 
@@ -172,7 +173,8 @@ on_accept(struct uloop *lp, int res, unsigned flags)
 }
 
 /* --idle-timeout: every quarter of it, end the connections that moved
- * nothing for the whole of it. */
+ * nothing for the whole of it (and whose output is not still on its way:
+ * idle.h). */
 static void
 tick_arm(struct uloop *lp)
 {
@@ -192,6 +194,10 @@ on_tick(struct uloop *lp)
 	for (c = lp->conns; c != NULL; c = next) {
 		next = c->next;
 		if (!c->closing && c->last_us + idle <= t) {
+			if (idle_moving(c->fd, &c->acked)) {
+				c->last_us = t;
+				continue;
+			}
 			conn_timed_out(lp->base.srv, &c->meta);
 			uc_end(lp, c, 0);
 			uc_progress(lp, c);

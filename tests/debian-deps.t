@@ -43,7 +43,7 @@ WITHSUDO=$T/withsudo
 mkdir -p "$WITHSUDO" && chmod 755 "$WITHSUDO" && ln -s "$T/sudo" "$WITHSUDO/sudo"
 
 BUILD="make gcc libc6-dev liburing-dev nettle-dev netbase man-db"
-TESTS="perl procps iproute2 jq strace haproxy systemd graphviz groff-base tcpdump net-tools parallel curl wget wrk apache2-utils python3-prometheus-client"
+TESTS="perl procps iproute2 jq strace haproxy systemd graphviz groff-base tcpdump net-tools parallel curl wget wrk apache2-utils python3-prometheus-client ethtool"
 CI="clang libclang-rt-14-dev llvm valgrind"
 
 # deps AS PATHKIND INSTALLED ARGS...: run the script; sets OUT, ST and

@@ -3,10 +3,14 @@
  * a time.  See blocking.h.
  *
  * --idle-timeout is a receive and send timeout on the socket (SO_RCVTIMEO,
- * SO_SNDTIMEO), so it costs nothing per message.  A stop with --grace is a
+ * SO_SNDTIMEO), so it costs nothing per message; a send that times out
+ * while the peer still acknowledges our output (a slow link) goes on
+ * (idle.h).  A stop with --grace is a
  * deadline, not an idle time: the same timeouts, set to what is left of
  * the grace.  A stop reaches a thread blocked in read() as EINTR (the
- * worker code nudges it; a child gets its parent's SIGTERM).  A file range
+ * worker code nudges it; a child gets its parent's SIGTERM).  A worker
+ * process keeps its connection's record (lost.h) up to date once a read,
+ * so its parent can close the account if the child dies.  A file range
  * goes out with sendfile(2): from the page cache to the socket, no copy
  * through this process.
  *
@@ -25,8 +29,10 @@
 #include <unistd.h>
 
 #include "admit.h"
+#include "idle.h"
 #include "io.h"
 #include "log.h"
+#include "lost.h"
 #include "proxy.h"
 #include "proxyproto.h"
 #include "server.h"
@@ -40,8 +46,20 @@ struct bconn {
 	int fd;
 	struct conn_meta m;
 	uint64_t in, sent;
+	uint64_t acked;		/* acknowledged at the last look (idle.h) */
 	bool lingering;
 };
+
+/* A send timed out (--idle-timeout's SO_SNDTIMEO, errno EAGAIN), yet its
+ * output is still being acknowledged: a slow link, not an idle peer.  The
+ * kernel wakes a blocked sender only once much of the buffer is free,
+ * which on a slow link can take longer than the timeout (idle.h). */
+static bool
+still_moving(struct bconn *b)
+{
+	return (errno == EAGAIN || errno == EWOULDBLOCK) && !b->lingering &&
+	    b->srv->idle_ms > 0 && idle_moving(b->fd, &b->acked);
+}
 
 /* Send every emitted slice, then the file range; -1 on error (errno) or
  * when closing. */
@@ -63,7 +81,8 @@ send_out(struct bconn *b, struct svc_out *o)
 		w = sendmsg(b->fd, &mh, MSG_NOSIGNAL |
 		    (o->file.len > 0 ? MSG_MORE : 0));
 		if (w == -1) {
-			if (errno == EINTR && !server_closing())
+			if ((errno == EINTR && !server_closing()) ||
+			    still_moving(b))
 				continue;
 			return -1;
 		}
@@ -75,7 +94,7 @@ send_out(struct bconn *b, struct svc_out *o)
 	o->n = 0;
 	while (o->file.len > 0 &&
 	    svc_file_send(b->fd, &o->file, b->m.id, &b->sent) == -1)
-		if (errno != EINTR || server_closing())
+		if ((errno != EINTR || server_closing()) && !still_moving(b))
 			return -1;
 	return 0;
 }
@@ -133,6 +152,7 @@ drive(struct bconn *b, void *st, const struct svc_conn *sc)
 				return 0;
 			set_timeouts(b->fd, left);
 		}
+		lost_moved(b->in, b->sent);
 		n = read(b->fd, buf, sizeof(buf));
 		if (n == -1) {
 			if (errno == EINTR && !server_closing()) {
@@ -180,15 +200,18 @@ serve_blocking(struct server *srv, int fd, int slot)
 		}
 	}
 	b.svc = svc;
+	lost_begin(&b.m);
 	if (svc->takeover != NULL) {
 		err = svc->takeover(&sc, fd, srv->inetd) == 0 ? 0 : -1;
-		conn_close(srv, &b.m, 0, 0, err);
+		if (lost_end())
+			conn_close(srv, &b.m, 0, 0, err);
 		return;
 	}
 	if (state > STATE_INLINE && (st = malloc(state)) == NULL) {
 		log_warn("conn %llu: state", (unsigned long long)b.m.id);
 		close(fd);
-		conn_close(srv, &b.m, 0, 0, ENOMEM);
+		if (lost_end())
+			conn_close(srv, &b.m, 0, 0, ENOMEM);
 		return;
 	}
 	memset(st, 0, state);
@@ -205,5 +228,6 @@ serve_blocking(struct server *srv, int fd, int slot)
 	if (st != inline_st)
 		free(st);
 	close(fd);
-	conn_close(srv, &b.m, b.in, b.sent, err);
+	if (lost_end())
+		conn_close(srv, &b.m, b.in, b.sent, err);
 }

@@ -56,6 +56,7 @@ struct uconn {
 	struct msghdr msg;	/* for two slices */
 	uint64_t in, sent;
 	uint64_t last_us;	/* last completion (--idle-timeout) */
+	uint64_t acked;		/* acknowledged at the last look (idle.h) */
 	struct conn_meta meta;
 	struct svc_conn sc;
 	alignas(max_align_t) unsigned char st[];

@@ -25,7 +25,8 @@
  *
  * --idle-timeout keeps the loop's connections on a list in order of last
  * activity: moving a connection to the tail is four pointer writes, and the
- * loop only ever looks at the head to find who expired.
+ * loop only ever looks at the head to find who expired -- and asks the
+ * kernel whether its output is still moving before it cuts it (idle.h).
  */
 #include "drivers/readiness.h"
 
@@ -39,6 +40,7 @@
 #include <unistd.h>
 
 #include "diskpool.h"
+#include "idle.h"
 #include "io.h"
 #include "log.h"
 #include "server.h"
@@ -177,6 +179,11 @@ rd_expire_idle(struct evloop *l)
 	while (l->oldest != NULL && l->oldest->last_us + idle <= l->now_us) {
 		struct rconn *c = l->oldest;
 
+		/* Its output still on its way (a slow link): not idle. */
+		if (idle_moving(c->fd, &c->acked)) {
+			idle_touch(l, c);
+			continue;
+		}
 		conn_timed_out(l->base.srv, &c->meta);
 		rd_conn_free(l, c);
 	}

@@ -32,6 +32,7 @@ struct rconn {
 	bool started;		/* the service's start() was called */
 	struct rconn *prev, *next;	/* idle list, oldest first */
 	uint64_t last_us;	/* last activity (idle timeout) */
+	uint64_t acked;		/* acknowledged at the last look (idle.h) */
 	struct conn_meta meta;
 	struct svc_conn sc;
 	char *pend;		/* unsent slices, or NULL */

@@ -14,6 +14,7 @@
 #include "accept.h"
 #include "io.h"
 #include "log.h"
+#include "memwatch.h"
 #include "server.h"
 
 #define DEFAULT_MAX		256
@@ -85,10 +86,9 @@ pool_slot_used(struct server *srv, int slot)
 		atomic_store(&srv->stats->nslots, slot + 1);
 }
 
-/* Connections waiting in the listener's accept queue (Linux reports it as
- * tcpi_unacked of a listening socket); 0 if it cannot say. */
-static int
-listen_backlog(int lfd)
+/* Linux reports the accept queue as tcpi_unacked of a listening socket. */
+int
+pool_listen_backlog(int lfd)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
@@ -111,7 +111,7 @@ pool_want_patient(const struct pool_policy *p, const struct server *srv,
 
 	*recheck = false;
 	if (idle - pending >= p->min_spare || total >= p->max)
-		return pool_want(p, idle - pending, total);
+		return mem_spawn(pool_want(p, idle - pending, total));
 	now = pool_now_ms();
 	n = atomic_load(&s->nslots);
 	for (i = 0; i < n; i++)
@@ -127,13 +127,51 @@ pool_want_patient(const struct pool_policy *p, const struct server *srv,
 	 * (a child process has descriptors of its own). */
 	if (idle + young - pending < p->min_spare &&
 	    !server_overloaded(OVERLOAD_ACCEPT)) {
-		want += listen_backlog(srv->lfd);
+		want += pool_listen_backlog(srv->lfd);
 		if (total + want > p->max)
 			want = p->max - total;
 	}
+	/* A worker more could get the server killed (memwatch.h). */
+	want = mem_spawn(want);
 	*recheck = idle - pending + want < p->min_spare &&
 	    total + want < p->max;
 	return want;
+}
+
+bool
+pool_lock_bypass(const struct server *srv, uint64_t accepted0,
+    _Atomic bool *episode)
+{
+	int waiting;
+
+	if (atomic_load(episode))
+		return true;
+	/* Clients that arrived as the wait ended, while the holder takes
+	 * them, are no sign: a holder that accepted meanwhile is alive. */
+	waiting = pool_listen_backlog(srv->lfd);
+	if (waiting == 0 || atomic_load(&srv->stats->accepted) != accepted0)
+		return false;
+	if (!atomic_exchange(episode, true))
+		log_warnx("accept lock held for %d ms while %d clients wait: "
+		    "its holder is stopped or stuck; accepting without it",
+		    POOL_STUCK_MS, waiting);
+	return true;
+}
+
+int
+pool_lock_wait_ms(_Atomic bool *episode)
+{
+	return atomic_load_explicit(episode, memory_order_relaxed) ? 0 :
+	    POOL_STUCK_MS;
+}
+
+void
+pool_lock_taken(_Atomic bool *episode)
+{
+	/* A load first: the common case writes nothing shared. */
+	if (atomic_load_explicit(episode, memory_order_relaxed) &&
+	    atomic_exchange(episode, false))
+		log_info("accept lock taken again");
 }
 
 int
@@ -175,4 +213,16 @@ pool_now_ms(void)
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void
+pool_deadline(struct timespec *t, int ms)
+{
+	(void)clock_gettime(CLOCK_REALTIME, t);
+	t->tv_sec += ms / 1000;
+	t->tv_nsec += (long)(ms % 1000) * 1000000;
+	if (t->tv_nsec >= 1000000000) {
+		t->tv_sec++;
+		t->tv_nsec -= 1000000000;
+	}
 }

@@ -20,13 +20,16 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sysexits.h>
 #include <unistd.h>
 
 #include "accept.h"
 #include "drivers/blocking.h"
 #include "log.h"
+#include "lost.h"
 #include "pools/policy.h"
 #include "server.h"
 #include "sig.h"
@@ -35,13 +38,19 @@
 
 #define REAP_BATCH	64
 
+/* The connection each slot's child serves, for when a child dies with one
+ * (lost.h); made with the first child. */
+static struct lost_rec *recs;
+
 int
 pool_fork(struct server *srv, int max, pool_child_fn fn, void *arg)
 {
 	struct stats *s = srv->stats;
-	pid_t pid;
+	pid_t pid, parent;
 	int i;
 
+	if (recs == NULL && (recs = lost_create(MAX_WORKER_SLOTS)) == NULL)
+		return -1;
 	for (i = 0; i < max && i < MAX_WORKER_SLOTS; i++)
 		if (atomic_load(&s->slot[i].pid) == 0)
 			break;
@@ -50,10 +59,18 @@ pool_fork(struct server *srv, int max, pool_child_fn fn, void *arg)
 		return -1;
 	}
 	pool_slot_set(srv, i, SLOT_IDLE);
+	parent = getpid();
 	pid = fork();
 	if (pid == -1)
 		return -1;
 	if (pid == 0) {
+		/* A pool's child outliving its parent (killed: the OOM
+		 * killer, SIGKILL) would accept on, with nobody to count,
+		 * replace or end it. */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 ||
+		    getppid() != parent)
+			_exit(EX_OSERR);
+		lost_use(&recs[i]);
 		fn(srv, i, arg);
 		_exit(0);
 	}
@@ -80,6 +97,22 @@ live_children(struct server *srv)
 	return n;
 }
 
+/* Slot k's child pid is reaped: its connection, if it died with one, the
+ * model's own bookkeeping, then the slot is free. */
+static void
+slot_reaped(struct server *srv, int k, pid_t pid, pool_gone_fn gone,
+    void *arg)
+{
+	char who[32];
+
+	snprintf(who, sizeof(who), "worker %d", k);
+	if (recs != NULL)
+		(void)lost_reap(srv, &recs[k], who, pid);
+	if (gone != NULL)
+		gone(srv, k, arg);
+	atomic_store(&srv->stats->slot[k].pid, 0);
+}
+
 int
 pool_reap(struct server *srv, pool_gone_fn gone, void *arg)
 {
@@ -93,9 +126,7 @@ pool_reap(struct server *srv, pool_gone_fn gone, void *arg)
 		for (i = 0; i < n; i++)
 			for (k = 0; k < nslots; k++)
 				if (atomic_load(&s->slot[k].pid) == (int)got[i]) {
-					if (gone != NULL)
-						gone(srv, k, arg);
-					atomic_store(&s->slot[k].pid, 0);
+					slot_reaped(srv, k, got[i], gone, arg);
 					break;
 				}
 	} while (n == REAP_BATCH);
@@ -130,6 +161,8 @@ pool_end_children(struct server *srv)
 	struct procs p = { srv, children_reap, children_kill };
 
 	procs_end(srv, &p);
+	lost_destroy(recs, MAX_WORKER_SLOTS);
+	recs = NULL;
 }
 
 /* ---- preforked pools whose children accept ---- */
@@ -139,6 +172,7 @@ struct board {
 	_Atomic int idle;	/* children in SLOT_IDLE, counted */
 	_Atomic int total;	/* children alive (parent's count) */
 	_Atomic bool wake_pending;	/* the parent is woken, or rechecks */
+	_Atomic bool lock_stuck;	/* children accept without the lock */
 	int min_spare, max_spare, max;
 	int notify;		/* write end of the wake-up pipe */
 };
@@ -184,26 +218,41 @@ child_stays(struct server *srv, struct board *b, int slot)
 }
 
 /* Accept (under the lock, if any) until a connection comes or the stop;
- * -1 at the stop. */
+ * -1 at the stop.  A child whose lock holder is stuck while clients wait
+ * accepts without the lock (policy.h). */
 static int
 child_accept(struct prefork *pf, struct acceptor *a, int slot)
 {
 	const struct pool_lock *lk = pf->lk;
+	struct server *srv = a->srv;
+	uint64_t accepted0;
+	bool locked;
 	int fd = -1;
 
 	while (!server_stopping()) {
-		if (lk != NULL && lk->lock(pf->lkst) == -1) {
+		locked = lk != NULL;
+		accepted0 = atomic_load_explicit(&srv->stats->accepted,
+		    memory_order_relaxed);
+		if (locked && lk->lock(pf->lkst,
+		    pool_lock_wait_ms(&pf->b->lock_stuck)) == -1) {
 			if (errno == EINTR)
 				continue;
-			log_warn("worker %d: lock", slot);
-			_exit(EX_OSERR);
+			if (errno != ETIMEDOUT) {
+				log_warn("worker %d: lock", slot);
+				_exit(EX_OSERR);
+			}
+			if (!pool_lock_bypass(srv, accepted0, &pf->b->lock_stuck))
+				continue;
+			locked = false;
+		} else if (locked) {
+			pool_lock_taken(&pf->b->lock_stuck);
 		}
 		fd = -1;
 		if (!server_stopping())
 			fd = accept_blocking(a);
 		else
 			errno = EINTR;
-		if (lk != NULL && lk->unlock(pf->lkst) == -1) {
+		if (locked && lk->unlock(pf->lkst) == -1) {
 			log_warn("worker %d: unlock", slot);
 			_exit(EX_OSERR);
 		}

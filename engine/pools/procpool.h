@@ -28,13 +28,15 @@ void pool_end_children(struct server *srv);
 /*
  * lock/unlock serialise accept in the children; a NULL pool_lock means no
  * lock (UNP serv02).  init runs in the parent before the first fork,
- * child_init in each child.  lock returns 0 or -1 with errno; EINTR means a
- * signal came (the child then looks at the stop).
+ * child_init in each child.  lock waits at most timeout_ms (0: only tries)
+ * and returns 0 or -1 with errno: ETIMEDOUT (the child looks whether the
+ * holder is stuck, policy.h), EINTR (a signal came: the child looks at the
+ * stop).
  */
 struct pool_lock {
 	int (*init)(void **st);
 	int (*child_init)(void *st);
-	int (*lock)(void *st);
+	int (*lock)(void *st, int timeout_ms);
 	int (*unlock)(void *st);
 	void (*fini)(void *st);
 };

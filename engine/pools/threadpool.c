@@ -33,10 +33,12 @@ tpool_init(struct tpool *tp, struct server *srv, void *(*fn)(void *))
 	}
 	if ((e = pthread_mutex_init(&tp->mu, NULL)) != 0)
 		goto out;
-	if ((e = pthread_cond_init(&tp->cv, NULL)) != 0)
+	if (sem_init(&tp->work, 0, 0) == -1) {
+		e = errno;
 		goto out_mu;
+	}
 	if ((e = pthread_attr_init(&tp->attr)) != 0)
-		goto out_cv;
+		goto out_sem;
 	if ((e = pthread_attr_setstacksize(&tp->attr, THREAD_STACK)) != 0)
 		goto out_attr;
 	if (pool_notify_open(tp->notify) == -1) {
@@ -46,8 +48,8 @@ tpool_init(struct tpool *tp, struct server *srv, void *(*fn)(void *))
 	return 0;
 out_attr:
 	pthread_attr_destroy(&tp->attr);
-out_cv:
-	pthread_cond_destroy(&tp->cv);
+out_sem:
+	(void)sem_destroy(&tp->work);
 out_mu:
 	pthread_mutex_destroy(&tp->mu);
 out:
@@ -60,7 +62,7 @@ tpool_fini(struct tpool *tp)
 {
 	pool_notify_close(tp->notify);
 	pthread_attr_destroy(&tp->attr);
-	pthread_cond_destroy(&tp->cv);
+	(void)sem_destroy(&tp->work);
 	pthread_mutex_destroy(&tp->mu);
 }
 
@@ -206,7 +208,6 @@ tpool_sweep(void *arg)
 			server_nudge(tp->w[i].t);
 		left++;
 	}
-	pthread_cond_broadcast(&tp->cv);
 	pthread_mutex_unlock(&tp->mu);
 	return left;
 }
@@ -222,9 +223,15 @@ tpool_stop(struct tpool *tp)
 {
 	struct threads t = { tp, tpool_sweep, tpool_pause };
 
+	int i, n;
+
 	pthread_mutex_lock(&tp->mu);
 	tp->stopping = true;
-	pthread_cond_broadcast(&tp->cv);
+	n = tp->total;
 	pthread_mutex_unlock(&tp->mu);
+	/* One for each worker waiting for work (the sweep's nudges reach
+	 * any that was not waiting yet). */
+	for (i = 0; i < n; i++)
+		(void)sem_post(&tp->work);
 	threads_end(tp->srv, &t);
 }

@@ -3,7 +3,11 @@
  * sized by pools/policy.h.
  *
  * mu guards every field marked so; a worker function gets its struct
- * tworker.  The main thread manages: tpool_grow() starts workers as the
+ * tworker.  Workers that wait for work from the main thread wait on the
+ * semaphore work, not on a condition variable: posting to a semaphore
+ * never waits, where glibc's pthread_cond_signal() can wait for a waiter
+ * it woke before, so one stopped worker (a debugger) would hold up the
+ * main thread and, through mu, the whole pool.  The main thread manages: tpool_grow() starts workers as the
  * policy wants, counting as busy as many idle workers as there are
  * connections queued for the pool; tpool_wait() sleeps on the signal pipe,
  * the workers' wake-up pipe and optionally a listener; tpool_join() joins
@@ -15,6 +19,7 @@
 #define CONCUR_POOLS_THREADPOOL_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdbool.h>
 
 #include "pools/policy.h"
@@ -34,7 +39,7 @@ struct tworker {
 
 struct tpool {
 	pthread_mutex_t mu;
-	pthread_cond_t cv;	/* for the model: work came, or stopping */
+	sem_t work;		/* for the model: work came, or stopping */
 	struct server *srv;
 	struct pool_policy pol;
 	pthread_attr_t attr;

@@ -656,6 +656,31 @@ await(int fd, short events, uint64_t timeout)
 	return r;
 }
 
+/* The UDP probe: a datagram, sent again every PROBE_RESEND_MS until one
+ * is answered (a lossy network drops some) or the timeout (ns) is over.
+ * 0, ETIMEDOUT, or the socket's error. */
+#define PROBE_RESEND_MS	250
+static int
+probe_udp(int fd, const void *dgram, size_t len, void *back, size_t blen,
+    uint64_t timeout)
+{
+	uint64_t end = now_ns() + timeout, t;
+	int r;
+
+	while ((t = now_ns()) < end) {
+		uint64_t wait = end - t < PROBE_RESEND_MS * 1000000ULL ?
+		    end - t : PROBE_RESEND_MS * 1000000ULL;
+
+		if (send(fd, dgram, len, 0) == -1)
+			return errno;
+		if ((r = await(fd, POLLIN, wait)) == -1)
+			return errno;
+		if (r == 1)
+			return recv(fd, back, blen, 0) == -1 ? errno : 0;
+	}
+	return ETIMEDOUT;
+}
+
 /* One connection (TCP) or one datagram answered (UDP) per target before
  * the run: is anybody there? */
 static void
@@ -685,15 +710,12 @@ probe(const struct config *cfg)
 				    "port %s: %s (is it an address of this "
 				    "host?)", addr, t->port, strerror(err));
 		} else if (cfg->udp) {
-			if (send(fd, dgram, sizeof(dgram), 0) == -1)
-				err = errno;
-			else if ((r = await(fd, POLLIN, cfg->connect_timeout))
-			    == 0)
+			err = probe_udp(fd, dgram, sizeof(dgram), back,
+			    sizeof(back), cfg->connect_timeout);
+			if (err == ETIMEDOUT)
 				die(75, "%s UDP port %s: no answer within the "
 				    "connect timeout (is an echo server "
 				    "there?)", addr, t->port);
-			else if (recv(fd, back, sizeof(back), 0) == -1)
-				err = errno;
 		} else {
 			r = await(fd, POLLOUT, cfg->connect_timeout);
 			if (r == 0)

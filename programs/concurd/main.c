@@ -31,6 +31,7 @@
 #include "io.h"
 #include "log.h"
 #include "loops.h"
+#include "memwatch.h"
 #include "metrics.h"
 #include "net.h"
 #include "parse.h"
@@ -873,6 +874,8 @@ main(int argc, char **argv)
 			    metrics_error(mfd, cl.metrics));
 		log_notice("metrics on %s (GET /metrics)", mwhere);
 	}
+	if (memwatch_init() == -1)
+		fatal(EX_OSERR, "memory limit");
 	if (cl.user != NULL || cl.group != NULL)
 		drop_privileges(cl.user, cl.group);
 	if (cl.daemon)

@@ -62,6 +62,9 @@ rel_stop() {
 	SERVER_STATUS=$?
 }
 
+# The summary line, with or without the timestamp -v adds.
+REL_SUMMARY='^([0-9T:.-]+ )?concurd: summary:'
+
 # rel_finish DESC: stop the server; it must exit 0 on SIGTERM with one
 # summary line.  Prints the log's tail on any failure.
 rel_finish() {
@@ -72,7 +75,7 @@ rel_finish() {
 	else
 		is "$SERVER_STATUS" 0 "$desc: exits 0 on SIGTERM"
 	fi
-	is "$(grep -c '^concurd: summary:' "$LOG")" 1 "$desc: one summary line"
+	is "$(grep -cE "$REL_SUMMARY" "$LOG")" 1 "$desc: one summary line"
 	# A pool that lost track of a child (reaped but not recorded) says so
 	# at stop; a pid it still holds could be signalled after reuse.
 	unlike "$(cat "$LOG")" "would not end|have not ended" \
@@ -85,7 +88,7 @@ rel_finish() {
 
 # rel_summary_field NAME: the summary's NAME=value.
 rel_summary_field() {
-	grep '^concurd: summary:' "$LOG" | sed -n "s/.*[ :]$1=\([0-9][0-9]*\).*/\1/p" | head -n 1
+	grep -E "$REL_SUMMARY" "$LOG" | sed -n "s/.*[ :]$1=\([0-9][0-9]*\).*/\1/p" | head -n 1
 }
 
 # rel_hostile DESC MODEL SECS [EXTRA...]: the hostile driver against the
