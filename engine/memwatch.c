@@ -211,6 +211,9 @@ init_v1(char *dir, size_t len)
 	return 0;
 }
 
+static char found[PATH_MAX + 16];	/* where the limit came from */
+static int found_v;
+
 int
 memwatch_init(void)
 {
@@ -228,14 +231,24 @@ memwatch_init(void)
 	}
 	if (r != 0) {
 		limit = 0;
-		log_verbose("memory: no cgroup limit found; connections are not "
-		    "refused for memory");
 		return 0;
 	}
-	log_verbose("memory: cgroup v%d limit %llu MiB (%s); new connections "
-	    "refused above %d%%", v, (unsigned long long)(limit >> 20), dir,
-	    MEM_HIGH_PCT);
+	found_v = v;
+	snprintf(found, sizeof(found), "%s", dir);
 	return 0;
+}
+
+void
+memwatch_log(void)
+{
+	if (limit == 0) {
+		log_verbose("memory: no cgroup limit found; connections are not "
+		    "refused for memory");
+		return;
+	}
+	log_verbose("memory: cgroup v%d limit %llu MiB (%s); new connections "
+	    "refused above %d%%", found_v, (unsigned long long)(limit >> 20),
+	    found, MEM_HIGH_PCT);
 }
 
 uint64_t

@@ -36,6 +36,9 @@
 /* Find the limit (before the sandbox: it opens files).  0; -1 with errno
  * only when something that exists cannot be read. */
 int memwatch_init(void);
+/* Say at verbose level what memwatch_init() found (after the listening
+ * line, which scripts wait for). */
+void memwatch_log(void);
 /* The limit in bytes (0: none), for log lines and tests. */
 uint64_t memwatch_limit(void);
 /* From any thread or worker process: is the server short of memory (refuse

@@ -1,3 +1,3 @@
 #!/bin/bash
 # Unit tests of lib/: parsing, addresses, I/O loops, the signal self-pipe.
-exec "$(dirname "$0")/../build/tests/unit_lib"
+exec "${HELP:-$(dirname "$0")/../build/tests}/unit_lib"

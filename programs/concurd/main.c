@@ -885,6 +885,7 @@ main(int argc, char **argv)
 	log_notice("listening on %s (model %s, service %s%s)", where,
 	    srv.model->name, srv.svc->name,
 	    srv.socktype == SOCK_DGRAM ? ", udp" : "");
+	memwatch_log();
 	if (cl.udp_fd >= 0) {
 		log_notice("and udp on %s", cl.udp_where);
 		if ((e = udp_start(&srv, cl.udp_fd)) < 0)

@@ -44,6 +44,8 @@
 #include "net.h"
 #include "parse.h"
 #include "rel_proc.h"
+#define REL_PROG "rel_hostile"
+#include "rel_util.h"
 
 #define MAX_THREADS	256
 
@@ -53,7 +55,6 @@ static int settle_s = 15, mem_slack_mib = 16, timeout_s = 30;
 static pid_t server_pid;
 static uint64_t seed;
 static int64_t t_end;			/* hostile phase ends (ms) */
-static _Atomic int failures;
 static _Atomic uint64_t n_sessions, n_messages, n_bytes;
 
 enum action {
@@ -66,39 +67,6 @@ static const char *const action_name[A_COUNT] = {
 	"one-byte", "huge", "close-in-write", "connect-rst", "shut-noread",
 };
 static _Atomic uint64_t n_action[A_COUNT];
-
-static void failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-failf(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("rel_hostile: FAIL: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	atomic_fetch_add(&failures, 1);
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
 
 /* xorshift64*: small, seedable, good enough to pick sizes and bytes. */
 static uint64_t

@@ -39,6 +39,8 @@
 
 #include "net.h"
 #include "parse.h"
+#define REL_PROG "rel_mem"
+#include "rel_util.h"
 
 #define CANARY_LEN	64
 #define CANARY_EVERY_MS	100
@@ -46,41 +48,7 @@
 static const char *host, *port;
 static int n_never = 1000, n_idle = 10000, send_kib = 256, hold_s = 5;
 static int stall_ms = 2000, timeout_s = 10;
-static _Atomic int failures;
 static _Atomic bool canary_run = true;
-
-static void failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-failf(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("rel_mem: FAIL: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	atomic_fetch_add(&failures, 1);
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
 
 /* One echo on fd within stall_ms: 0, or -1 (reason in err). */
 static int

@@ -58,6 +58,8 @@
 #include "net.h"
 #include "parse.h"
 #include "rel_proc.h"
+#define REL_PROG "rel_workers"
+#include "rel_util.h"
 
 #define MAX_STREAMS	32
 #define CHUNK		(8 * 1024)
@@ -71,41 +73,7 @@ static int settle_s = 20, timeout_s = 30;
 static bool threads, no_kill, idle_stop;
 static pid_t server_pid;
 static int server_port;
-static _Atomic int failures;
 static _Atomic bool probing;
-
-static void failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-failf(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fputs("rel_workers: FAIL: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
-	va_end(ap);
-	atomic_fetch_add(&failures, 1);
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void
-sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
-
-	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-		;
-}
 
 /* Byte k of stream seed's pattern: random access, so the writer and the
  * reader need share nothing. */
