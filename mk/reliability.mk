@@ -35,6 +35,14 @@
 #                     iterative
 #   make memory-ci    a loop, io_uring, thread, fork, two pools (a minute)
 #
+#   make soak-long    not a test but a measurement, not in CI: an hour of
+#                     mixed load (echo long, short and reset connections,
+#                     hostile clients, nbytes, file over HTTP and Gopher)
+#                     against epoll, uring, prefork and prethread at once,
+#                     memory, descriptors and threads sampled every 10 s;
+#                     writes docs/soak.md (its generated part), soak.csv,
+#                     .png and .svg.  SOAK_LONG_ARGS="--secs 600" for less
+#
 # REL_MODELS="epoll fork" narrows any of them; REL_SEED replays a hostile
 # seed; PROVEFLAGS=-v shows the figures (the -ci flavours always do).
 
@@ -97,3 +105,8 @@ memory-ci: all tools
 	$(REL_PROVE) -v tests/reliability/memory.t
 
 .PHONY: memory memory-ci
+
+soak-long: all tools
+	bash bench/soak/run.sh $(SOAK_LONG_ARGS)
+
+.PHONY: soak-long
