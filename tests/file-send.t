@@ -70,11 +70,13 @@ for m in thread epoll uring; do
 	is "$(curl -s -o /dev/null -w '%{http_code}' "$U/notes.txt")" 200 "$m: ...and serves on"
 
 	# Grown while it is sent: the length it had.
+	rm -f "$T/grow"
 	head -c 8388608 /dev/zero >"$R/grow.bin"
 	curl -sS --limit-rate 8M -o "$T/grow" "$U/grow.bin" 2>"$T/curl.err" &
 	cpid=$!
 	track "$cpid"
-	sleep 0.3
+	# Grown once the server is sending it (it took the length then).
+	wait_for 10 test -s "$T/grow"
 	head -c 1048576 /dev/zero >>"$R/grow.bin"
 	wait "$cpid"; st=$?
 	is "$st/$(stat -c %s "$T/grow")" "0/8388608" "$m: a file that grows mid-send: sent whole, at its old length"
