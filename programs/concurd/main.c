@@ -348,6 +348,7 @@ drop_privileges(const char *user, const char *group)
 	struct group *gr = NULL;
 	uid_t uid;
 	gid_t gid;
+	int e;
 
 	if (user != NULL && (pw = getpwnam(user)) == NULL)
 		fatalx(EX_NOUSER, "--user: no user '%s'", user);
@@ -359,6 +360,10 @@ drop_privileges(const char *user, const char *group)
 		fatal(EX_NOPERM, "--user %s: initgroups", user);
 	if (pw == NULL && setgroups(1, &gid) == -1)
 		fatal(EX_NOPERM, "--group %s: setgroups", group);
+	/* No capability can come back (emptying the bounding set takes
+	 * CAP_SETPCAP: before setuid). */
+	if (geteuid() == 0 && (e = sandbox_drop_caps()) < 0)
+		fatalx(EX_NOPERM, "dropping capabilities: %s", strerror(-e));
 	if (setgid(gid) == -1)
 		fatal(EX_NOPERM, "setgid %d", (int)gid);
 	if (setuid(uid) == -1)
@@ -500,7 +505,7 @@ absolute(const char *path)
 
 /*
  * The sandbox (engine/sandbox.h), once everything is open and privileges
- * are dropped: no_new_privs, capabilities gone after --user or --group,
+ * are dropped (with the capabilities: drop_privileges): no_new_privs,
  * landlock (the file service's root read-only; what the server still
  * writes or removes), the seccomp allow-list.  -s exec has none: its
  * program would inherit the filter.
@@ -527,9 +532,6 @@ enter_sandbox(const struct cmdline *cl, const struct server *srv,
 	}
 	if ((e = sandbox_no_new_privs()) < 0)
 		fatalx(EX_OSERR, "sandbox: no_new_privs: %s", strerror(-e));
-	if ((cl->user != NULL || cl->group != NULL) &&
-	    (e = sandbox_drop_caps()) < 0)
-		fatalx(EX_OSERR, "sandbox: capabilities: %s", strerror(-e));
 	if ((e = sandbox_landlock(&fs)) == -EOPNOTSUPP)
 		log_verbose("sandbox: no landlock in this kernel: the file "
 		    "system is not confined");
