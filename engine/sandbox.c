@@ -171,6 +171,10 @@ sandbox_landlock(const struct sandbox_fs *fs)
 			e = ll_allow(rs, dir_of(fs->remove[i]),
 			    LANDLOCK_ACCESS_FS_REMOVE_FILE,
 			    ra.handled_access_fs);
+	/* Event loops that grow look at the CPUs' idle time (engine/loops.c). */
+	if (e == 0)
+		e = ll_allow(rs, "/proc/stat", LANDLOCK_ACCESS_FS_READ_FILE,
+		    ra.handled_access_fs);
 	/* The sanitizers' runtime reads /proc (LSan's maps at exit). */
 	if (e == 0 && SANITIZED)
 		e = ll_allow(rs, "/proc", rd, ra.handled_access_fs);
@@ -197,7 +201,7 @@ static const char *const allowed[] = {
 	/* files (landlock decides which) */
 	"open", "openat", "openat2", "stat", "fstat", "lstat", "newfstatat",
 	"statx", "access", "faccessat", "faccessat2", "readlink",
-	"readlinkat", "getdents64", "getcwd", "unlink", "unlinkat",
+	"readlinkat", "getdents", "getdents64", "getcwd", "unlink", "unlinkat",
 	/* sockets (socket() itself: below, by family and type) */
 	"accept", "accept4", "bind", "listen", "connect", "socketpair",
 	"setsockopt", "getsockopt", "getsockname", "getpeername", "shutdown",
@@ -234,7 +238,8 @@ static const char *const allowed[] = {
  * bookkeeping. */
 static const char *const sanitizer_allowed[] = {
 	"ptrace", "process_vm_readv", "sched_setaffinity", "setrlimit",
-	"prlimit64", "personality", "execve", "mlock", "munlock", NULL
+	"prlimit64", "personality", "execve", "mlock", "munlock", "arch_prctl",
+	"msync", NULL
 };
 
 static void
