@@ -31,6 +31,9 @@ URING_CFLAGS := -DHAVE_LIBURING=1
 URING_LIBS := -luring
 endif
 
+# The engine's sandbox (engine/sandbox.c) is built on libseccomp.
+ENGINE_LIBS := -lseccomp
+
 # B: objects; O: programs.  `make B=build-asan O=build-asan/bin` builds a
 # second flavour beside the first.
 B ?= build
@@ -61,7 +64,7 @@ define prog_rule
 $(1)_OBJ := $$(patsubst %.c,$(B)/%.o,$$(wildcard programs/$(1)/*.c))
 $(O)/$(1): $$($(1)_OBJ) $(if $(filter concurd,$(1)),$(B)/libengine.a) $(B)/libconcur.a
 	@mkdir -p $(O)
-	$$(CC) $$(ALL_CFLAGS) $$(LDFLAGS) -o $$@ $$^ $(if $(filter concurd,$(1)),$$(URING_LIBS)) $(if $(filter concurbench,$(1)),-lnettle) $$(LDLIBS)
+	$$(CC) $$(ALL_CFLAGS) $$(LDFLAGS) -o $$@ $$^ $(if $(filter concurd,$(1)),$$(URING_LIBS) $$(ENGINE_LIBS)) $(if $(filter concurbench,$(1)),-lnettle) $$(LDLIBS)
 endef
 $(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
 
@@ -70,10 +73,10 @@ $(B)/tests/%: tests/helpers/%.c $(B)/libconcur.a
 	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d $(LDFLAGS) -o $@ $< $(B)/libconcur.a $(LDLIBS)
 
 # Unit tests of the engine link it too.
-ENGINE_UNITS := $(B)/tests/unit_pool $(B)/tests/unit_service
+ENGINE_UNITS := $(B)/tests/unit_pool $(B)/tests/unit_service $(B)/tests/unit_sandbox
 $(ENGINE_UNITS): $(B)/tests/%: tests/helpers/%.c $(B)/libengine.a $(B)/libconcur.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d $(LDFLAGS) -o $@ $< $(B)/libengine.a $(B)/libconcur.a $(URING_LIBS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d $(LDFLAGS) -o $@ $< $(B)/libengine.a $(B)/libconcur.a $(URING_LIBS) $(ENGINE_LIBS) $(LDLIBS)
 
 $(B)/bench/%: bench/%.c $(B)/libconcur.a
 	@mkdir -p $(@D)

@@ -16,7 +16,7 @@ usage() {
 	sed -n '2,12s/^# \{0,1\}//p' "$0"
 }
 
-BUILD="make gcc libc6-dev liburing-dev nettle-dev netbase man-db"
+BUILD="make gcc libc6-dev liburing-dev libseccomp-dev nettle-dev netbase man-db"
 # tests/*.t and lab/*.sh: prove, ps, ss and ip, jq, strace, haproxy in front
 # of concurd, systemd-socket-activate, dot (the diagrams are up to date),
 # groff (man pages are clean), tcpdump and netstat (the lab), GNU parallel

@@ -105,6 +105,12 @@ log_reopen(void)
 	return log_set_file(path);
 }
 
+int
+log_fd(void)
+{
+	return use_syslog ? -1 : logfd;
+}
+
 /* "[timestamp ]PROG: message[: strerror]\n" into line; its length. */
 static size_t
 format(char *line, size_t cap, bool stamp, const char *msg, int err)

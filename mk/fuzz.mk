@@ -35,7 +35,7 @@ fuzz-libs:
 		CFLAGS="-O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link" $(FUZZ_LIBS)
 
 build-fuzz/%: fuzz/%.c fuzz-libs
-	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIBS) $(URING_LIBS) -lm
+	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIBS) $(URING_LIBS) -lseccomp -lm
 
 build-fuzz/concurd-main.o: programs/concurd/main.c fuzz-libs
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -Dmain=concurd_main \
@@ -49,7 +49,7 @@ build-fuzz/concurd-%.o: programs/concurd/%.c fuzz-libs
 
 build-fuzz/cmdline: fuzz/cmdline.c build-fuzz/concurd-main.o $(CONCURD_REST_O) fuzz-libs
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer $(CMDLINE_WRAP) -o $@ $< \
-		build-fuzz/concurd-main.o $(CONCURD_REST_O) $(FUZZ_LIBS) $(URING_LIBS) -lm
+		build-fuzz/concurd-main.o $(CONCURD_REST_O) $(FUZZ_LIBS) $(URING_LIBS) -lseccomp -lm
 
 fuzz-build: $(FUZZ_BINS)
 

@@ -5,8 +5,10 @@
  * Each child takes a write lock on a scratch file (F_SETLKW) before
  * accept() and releases it after, so one child at a time waits in accept()
  * and the others wait on the lock -- the portable answer, in UNP's day, to
- * kernels that woke every acceptor.  The file is made with mkostemp() in
- * $TMPDIR (or /tmp) and unlinked at once, so nothing is left on disk.  As
+ * kernels that woke every acceptor.  The file is a memfd_create(2) one,
+ * on no file system (the sandbox grants none); where memfd_create is
+ * missing, it is made with mkostemp() in $TMPDIR (or /tmp) and unlinked
+ * at once, so nothing is left on disk.  As
  * in UNP's my_lock_init() the parent opens it once and the children
  * inherit the descriptor: that is correct for fcntl locks, which belong to
  * a process, not to an open file description, so two children holding the
@@ -28,6 +30,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +48,10 @@ flock_init(void **st)
 	char path[PATH_MAX];
 	int fd;
 
+	if ((fd = memfd_create("concurd-lock", MFD_CLOEXEC)) != -1)
+		goto have;
+	if (errno != ENOSYS)
+		return -1;
 	if (dir == NULL || *dir == '\0')
 		dir = "/tmp";
 	if (snprintf(path, sizeof(path), "%s/concurd-lock.XXXXXX", dir) >=
@@ -58,6 +65,7 @@ flock_init(void **st)
 		fd_close(fd);
 		return -1;
 	}
+have:
 	lock_fd = fd;
 	*st = &lock_fd;
 	return 0;

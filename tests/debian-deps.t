@@ -42,7 +42,7 @@ path_without "$NOSUDO" sudo
 WITHSUDO=$T/withsudo
 mkdir -p "$WITHSUDO" && chmod 755 "$WITHSUDO" && ln -s "$T/sudo" "$WITHSUDO/sudo"
 
-BUILD="make gcc libc6-dev liburing-dev nettle-dev netbase man-db"
+BUILD="make gcc libc6-dev liburing-dev libseccomp-dev nettle-dev netbase man-db"
 TESTS="perl procps iproute2 jq strace haproxy systemd graphviz groff-base tcpdump net-tools parallel curl wget wrk apache2-utils python3-prometheus-client ethtool"
 CI="clang libclang-rt-14-dev llvm valgrind"
 

@@ -17,6 +17,7 @@ struct cmdline {
 	const char *user, *group, *pidfile, *logfile, *list;
 	const char *metrics;	/* --metrics ADDRESS:PORT */
 	bool inetd, daemon, use_syslog, listing;
+	bool no_sandbox;	/* --no-sandbox */
 	int verbosity, backlog, stats_ms;
 	/* Socket options for the listener (and through it every accepted
 	 * connection); tcp_opt: the first TCP-only one given, for the

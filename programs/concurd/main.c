@@ -37,6 +37,7 @@
 #include "parse.h"
 #include "sdnotify.h"
 #include "proxy.h"
+#include "sandbox.h"
 #include "server.h"
 #include "stop.h"
 #include "udp.h"
@@ -109,6 +110,8 @@ usage(FILE *f)
 "      --daemon            detach (double fork, setsid) once listening;\n"
 "                          logs to syslog\n"
 "      --pid-file FILE     write the server's pid to FILE\n"
+"      --no-sandbox        serve without the sandbox (seccomp system-call\n"
+"                          allow-list, landlock, no_new_privs)\n"
 "Logging:\n"
 "  -v, --verbose           log every connection (twice: debug)\n"
 "  -q, --quiet             errors and warnings only (and the listening,\n"
@@ -345,6 +348,7 @@ drop_privileges(const char *user, const char *group)
 	struct group *gr = NULL;
 	uid_t uid;
 	gid_t gid;
+	int e;
 
 	if (user != NULL && (pw = getpwnam(user)) == NULL)
 		fatalx(EX_NOUSER, "--user: no user '%s'", user);
@@ -356,6 +360,10 @@ drop_privileges(const char *user, const char *group)
 		fatal(EX_NOPERM, "--user %s: initgroups", user);
 	if (pw == NULL && setgroups(1, &gid) == -1)
 		fatal(EX_NOPERM, "--group %s: setgroups", group);
+	/* No capability can come back (emptying the bounding set takes
+	 * CAP_SETPCAP: before setuid). */
+	if (geteuid() == 0 && (e = sandbox_drop_caps()) < 0)
+		fatalx(EX_NOPERM, "dropping capabilities: %s", strerror(-e));
 	if (setgid(gid) == -1)
 		fatal(EX_NOPERM, "setgid %d", (int)gid);
 	if (setuid(uid) == -1)
@@ -495,12 +503,69 @@ absolute(const char *path)
 	return abs;	/* lives as long as the process */
 }
 
+/*
+ * The sandbox (engine/sandbox.h), once everything is open and privileges
+ * are dropped (with the capabilities: drop_privileges): no_new_privs,
+ * landlock (the file service's root read-only; what the server still
+ * writes or removes), the seccomp allow-list.  -s exec has none: its
+ * program would inherit the filter.
+ */
+static void
+enter_sandbox(const struct cmdline *cl, const struct server *srv,
+    const char *root)
+{
+	struct sandbox_fs fs = { .read_root = root, .write_file = cl->logfile,
+	    .remove = { cl->pidfile, cl->unix_path } };
+	const char *why;
+	int e;
+
+	if (cl->no_sandbox)
+		return;
+	if (srv->svc->takeover != NULL) {
+		log_verbose("no sandbox: -s %s runs a program of its own",
+		    srv->svc->name);
+		return;
+	}
+	if ((why = sandbox_unsupported()) != NULL) {
+		log_verbose("no sandbox: %s", why);
+		return;
+	}
+	if ((e = sandbox_no_new_privs()) < 0)
+		fatalx(EX_OSERR, "sandbox: no_new_privs: %s", strerror(-e));
+	if ((e = sandbox_landlock(&fs)) == -EOPNOTSUPP)
+		log_verbose("sandbox: no landlock in this kernel: the file "
+		    "system is not confined");
+	else if (e < 0)
+		fatalx(EX_OSERR, "sandbox: landlock: %s", strerror(-e));
+	else
+		log_debug("sandbox: landlock ABI %d", e);
+	if ((e = sandbox_seccomp()) < 0)
+		fatalx(EX_OSERR, "sandbox: seccomp: %s", strerror(-e));
+	log_verbose("sandbox: entered (seccomp allow-list%s)",
+	    root != NULL ? ", files under the root read-only" : "");
+}
+
+/* The directory a service reads files from (-s file --root), absolute:
+ * --daemon changes directory. */
+static const char *
+service_root(const struct cmdline *cl, const struct server *srv)
+{
+	int i;
+
+	if (!(srv->svc->flags & SVC_FILES))
+		return NULL;
+	for (i = 0; i < cl->nsopt; i++)
+		if (strcmp(cl->sopt[i].name, "root") == 0)
+			return absolute(cl->sopt[i].arg);
+	return NULL;
+}
+
 enum { O_MAXW = 256, O_BACKLOG, O_MAXCONNS, O_PERIP, O_IDLE, O_ALLOW,
     O_DENY, O_GRACE, O_INETD, O_USER, O_GROUP, O_DAEMON, O_PIDFILE,
     O_SYSLOG, O_LOGFILE, O_STATS, O_REUSEPORT, O_LOOPBUSY, O_DEFER,
     O_SNDBUF, O_RCVBUF, O_NODELAY, O_NO_NODELAY, O_KEEPALIVE, O_LINGER,
     O_FASTOPEN, O_REUSEADDR, O_NO_REUSEADDR, O_UNIX_MODE, O_UNIX_OWNER,
-    O_PROXY, O_PROXY_FROM, O_PROXY_TIMEOUT, O_METRICS,
+    O_PROXY, O_PROXY_FROM, O_PROXY_TIMEOUT, O_METRICS, O_NO_SANDBOX,
     O_SERVICE = 512 };
 
 static const struct option base_opts[] = {
@@ -544,6 +609,7 @@ static const struct option base_opts[] = {
 	{ "log-file", required_argument, NULL, O_LOGFILE },
 	{ "stats-interval", required_argument, NULL, O_STATS },
 	{ "metrics", required_argument, NULL, O_METRICS },
+	{ "no-sandbox", no_argument, NULL, O_NO_SANDBOX },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "list", optional_argument, NULL, 'l' },
@@ -651,6 +717,7 @@ parse(int argc, char **argv, struct cmdline *cl, struct server *srv)
 		case O_STATS: cl->stats_ms = seconds_ms("--stats-interval",
 			      optarg); break;
 		case O_METRICS: cl->metrics = optarg; break;
+		case O_NO_SANDBOX: cl->no_sandbox = true; break;
 		case 'v': cl->verbosity++; break;
 		case 'q': cl->verbosity = LOG_QUIET; break;
 		case 'l': exit(list(optarg));
@@ -814,6 +881,7 @@ main(int argc, char **argv)
 	struct cmdline cl = { .service = "echo", .verbosity = LOG_NORMAL,
 	    .backlog = SOMAXCONN, .udp_fd = -1 };
 	char where[512];
+	const char *root;
 	int e, mfd = -1;
 	long ncpu;
 
@@ -825,6 +893,7 @@ main(int argc, char **argv)
 	log_set_level(cl.verbosity);
 	configure(&cl, &srv);
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);	/* every option is checked */
+	root = service_root(&cl, &srv);
 	setup_logging(&cl);
 	srv.ncpu = ncpu > 0 ? (int)ncpu : 1;
 	srv.inetd = cl.inetd;
@@ -851,6 +920,7 @@ main(int argc, char **argv)
 			    "connection as one)");
 		if (cl.user != NULL || cl.group != NULL)
 			drop_privileges(cl.user, cl.group);
+		enter_sandbox(&cl, &srv, root);
 		log_set_stderr_copy(false);
 		if (srv.proxy != NULL && (e = proxy_wrap(&srv)) < 0)
 			fatalx(EX_OSERR, "--proxy-protocol: %s", strerror(-e));
@@ -897,7 +967,8 @@ main(int argc, char **argv)
 	if (mfd >= 0 && (e = metrics_start(&srv, mfd)) < 0)
 		fatalx(EX_OSERR, "--metrics: %s", strerror(-e));
 	if (cl.daemon)
-		daemon_ready();
+		daemon_ready();	/* opens /dev/null: before the sandbox */
+	enter_sandbox(&cl, &srv, root);
 	log_set_stderr_copy(false);
 	if (sdnotify_enabled()) {
 		char state[700];
