@@ -73,12 +73,20 @@ for my $k (@order) {
 	my $kmax = max(map { $_->{children} } @all);
 	my $tr = slope(\@after, sub { $_[0]{mem} });
 	my $ftr = slope(\@after, sub { $_[0]{fds} });
-	# Flat: memory ends within 10% (and 2 MiB) of what it held after the
-	# warm-up, and its trend adds less than 1 MiB over that time;
-	# descriptors end within 16 of it.
+	# Flat: what one process holds does not grow.  A pool that starts a
+	# worker more under load holds a worker's memory more, and that is
+	# not a leak: so the server's own memory and its workers' memory per
+	# worker each end within 10% (and 2 MiB, 512 KiB) of what they held
+	# after the warm-up, and neither's trend adds more than 1 MiB (256
+	# KiB) over that time; descriptors per process end within 8 of it.
 	my $span = ($e->{t} - $a->{t}) / 3600;
-	my $flat = $e->{mem} <= $a->{mem} * 1.10 + 2048 &&
-	    $tr * $span < 1024 && $e->{fds} <= $a->{fds} + 16;
+	my $per = sub { $_[0]{children} ? $_[0]{children_rss_kb} / $_[0]{children} : 0 };
+	my $fper = sub { $_[0]{fds} / ($_[0]{children} + 1) };
+	my $flat = $e->{rss_kb} <= $a->{rss_kb} * 1.10 + 2048 &&
+	    $per->($e) <= $per->($a) * 1.10 + 512 &&
+	    slope(\@after, sub { $_[0]{rss_kb} }) * $span < 1024 &&
+	    slope(\@after, $per) * $span < 256 &&
+	    $fper->($e) <= $fper->($a) + 8;
 	$allflat &&= $flat;
 	$md .= sprintf("| %s | %.1f MiB | %.1f MiB | %.1f MiB | %+.0f KiB/h | %s | %d / %d / %d / %s (%+.1f/h) | %d | %d / %d | %s |\n",
 	    $k, $a->{mem} / 1024, $e->{mem} / 1024, $mmax / 1024, $tr,
@@ -92,7 +100,11 @@ for my $r (@s) {
 }
 $md .= "\nMemory is the resident set of the server and its children (a "
     . "pool's workers, fork's children); the trend is a least-squares "
-    . "slope over the samples after the warm-up.\n\n";
+    . "slope over the samples after the warm-up.  Flat means that what "
+    . "one process holds did not grow: the server's own memory, its "
+    . "workers' memory per worker and the descriptors per process (a "
+    . "pool that starts a worker more under load holds one worker's "
+    . "memory more).\n\n";
 $md .= "| load | exit status | requests (sessions) | errors |\n|---|---:|---:|---|\n";
 for my $r (@l) {
 	$md .= "| $r->{model}/$r->{service} $r->{load} | $r->{status} | "
