@@ -57,7 +57,10 @@ start=$(date +%s%N)
 out=$(timeout 30 "$CB" 127.0.0.1 "$ECHO" -d 1 -c 4 --json 2>/dev/null)
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 ok $(( ms >= 1000 && ms < 5000 ? 0 : 1 )) "-d 1 ends after about 1 s (${ms} ms)"
-like "$(jq -r '.elapsed_s' <<<"$out")" '^(0\.99|1(\.0|$))' "-d 1: elapsed_s is 1"
+# (The run ends at the first look at the clock past 1 s: on a loaded
+# machine that look can come late.)
+el=$(jq -r '.elapsed_s' <<<"$out")
+check "-d 1: elapsed_s is about 1 (${el})" awk -v e="$el" 'BEGIN { exit !(e >= 0.99 && e < 1.5) }'
 ok $(( $(jq -r '.requests' <<<"$out") > 0 ? 0 : 1 )) "-d 1: some requests"
 
 # --no-verify is said out loud.

@@ -1045,6 +1045,10 @@ run(struct config *cfg, struct results *res)
 	}
 	res->elapsed = fin - sh.measure_start;
 	res->target_requests = scheduled(cfg, &sh, fin);
+	/* With -n the schedule has no slot past the N-th: a run that took
+	 * longer (its last answers late) was not asked for more. */
+	if (cfg->limit && res->target_requests > cfg->limit)
+		res->target_requests = cfg->limit;
 	res->iv = sh.iv;
 	res->niv = sh.niv;
 	if (measured) {
