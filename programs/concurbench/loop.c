@@ -340,6 +340,19 @@ take_ticket(struct worker *w, uint64_t t)
 	return true;
 }
 
+/* -n is used up: a kept-alive connection with nothing of its own on the
+ * way is closed now, not at the end of the run, so that a server that
+ * serves one connection at a time (iterative) gets to the others, still
+ * waiting for their last answers. */
+static void
+retire_idle(struct worker *w, struct conn *c)
+{
+	if (!w->persistent || c->fd < 0 || c->tx_m != c->rx_m || c->tx_part)
+		return;
+	close_fd(w, c, false);
+	c->state = C_RETIRED;
+}
+
 /* The start time of the next request on c, or 0 if it may not start now
  * (window full, out of tickets, or the open-loop schedule says later, in
  * which case c waits in the heap). */
@@ -348,8 +361,12 @@ begin(struct worker *w, struct conn *c)
 {
 	uint64_t t;
 
-	if (c->tx_m - c->rx_m >= w->window || w->exhausted)
+	if (c->tx_m - c->rx_m >= w->window)
 		return 0;
+	if (w->exhausted) {
+		retire_idle(w, c);
+		return 0;
+	}
 	t = now_ns();
 	if (w->interval) {
 		if (c->sched > t) {
@@ -364,8 +381,10 @@ begin(struct worker *w, struct conn *c)
 		else
 			c->sched += w->interval;
 	}
-	if (!take_ticket(w, t))
+	if (!take_ticket(w, t)) {
+		retire_idle(w, c);
 		return 0;
+	}
 	return t ? t : 1;
 }
 
