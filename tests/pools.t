@@ -151,8 +151,11 @@ for MODEL in $PROCESS_MODELS $THREAD_MODELS; do
 	    "$MODEL: 3000 short connections from 16 clients" || diag "$out"
 	stop_server TERM
 	n=$(sed -n 's/.*summary:.* workers=\([0-9]*\).*/\1/p' "$log")
-	if [ -n "$n" ] && [ "$n" -le $((2 * INITIAL)) ]; then
-		pass "$MODEL: the pool stayed at $n workers (<= $((2 * INITIAL)))"
+	# (3x: a worker descheduled past the pool's patience on a busy
+	# 2-CPU machine looks held and earns a spare or two; unbounded
+	# growth took 22-56.)
+	if [ -n "$n" ] && [ "$n" -le $((3 * INITIAL)) ]; then
+		pass "$MODEL: the pool stayed at $n workers (<= $((3 * INITIAL)))"
 	else
 		fail "$MODEL: the pool grew to ${n:-?} workers for short connections" \
 		    "$(grep summary: "$log")"
