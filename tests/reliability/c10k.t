@@ -30,7 +30,9 @@ for m in $(rel_models); do
 	extra=() cargs=()
 	case $m in
 	select) n=900 ;;
-	poll|epoll|uring) n=$ev ;;
+	# One loop: the loops grow on a machine with a CPU free and keep
+	# what they grew, which the baseline check would count as a leak.
+	poll|epoll|uring) n=$ev; extra=(-w 1) ;;
 	prefork*|prethread*) n=$other; extra=(--max-workers 1024) ;;
 	iterative) n=$other; cargs=(--no-hold) ;;
 	*) n=$other ;;
