@@ -26,18 +26,18 @@
 #include "log.h"
 #include "net.h"
 #include "server.h"
+#include "side.h"
 #include "stop.h"
 
 #define REQ_MAX	8192
 
 static struct {
-	int lfd, wake[2];
-	pthread_t tid;
-	bool running;
+	int lfd;
+	struct side th;
 	struct server *srv;
 	char *buf;		/* the exposition text, grown as needed */
 	size_t cap;
-} mx = { .lfd = -1, .wake = { -1, -1 } };
+} mx = { .lfd = -1, .th = SIDE_INIT };
 
 int
 metrics_listen(const char *spec, char *where, size_t len)
@@ -212,7 +212,7 @@ serve(void *arg)
 
 	(void)arg;
 	server_block_signals();
-	pfd[0].fd = mx.wake[0];
+	pfd[0].fd = side_wake_fd(&mx.th);
 	pfd[0].events = POLLIN;
 	pfd[1].fd = mx.lfd;
 	pfd[1].events = POLLIN;
@@ -244,28 +244,13 @@ metrics_start(struct server *srv, int fd)
 {
 	mx.srv = srv;
 	mx.lfd = fd;
-	if (pipe2(mx.wake, O_CLOEXEC) == -1)
-		return -errno;
-	if ((errno = pthread_create(&mx.tid, NULL, serve, NULL)) != 0)
-		return -errno;
-	mx.running = true;
-	return 0;
+	return side_start(&mx.th, serve, NULL);
 }
 
 void
 metrics_stop(void)
 {
-	if (mx.running) {
-		if (write(mx.wake[1], "x", 1) == -1)
-			log_warn("metrics: waking the thread");
-		pthread_join(mx.tid, NULL);
-		mx.running = false;
-	}
-	if (mx.wake[0] >= 0) {
-		close(mx.wake[0]);
-		close(mx.wake[1]);
-		mx.wake[0] = mx.wake[1] = -1;
-	}
+	side_stop(&mx.th, "metrics");
 	if (mx.lfd >= 0)
 		close(mx.lfd);
 	mx.lfd = -1;

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "net.h"
 #include "server.h"
+#include "side.h"
 #include "sig.h"
 #include "stop.h"
 
@@ -135,10 +136,9 @@ static struct {
 	struct server *srv;
 	const struct service *svc;
 	void *conf;
-	int fd, wake[2];
-	pthread_t tid;
-	bool running;
-} ut = { .wake = { -1, -1 } };
+	int fd;
+	struct side th;
+} ut = { .th = SIDE_INIT };
 
 static void *
 thread_main(void *arg)
@@ -147,7 +147,7 @@ thread_main(void *arg)
 
 	(void)arg;
 	server_block_signals();
-	if ((e = serve(ut.srv, ut.fd, ut.svc, ut.conf, ut.wake[0])) < 0) {
+	if ((e = serve(ut.srv, ut.fd, ut.svc, ut.conf, side_wake_fd(&ut.th))) < 0) {
 		errno = -e;
 		log_warn("udp: poll");
 		server_request_stop();
@@ -162,26 +162,11 @@ udp_start(struct server *srv, int fd)
 	ut.svc = srv->svc;	/* the service itself, whatever wraps it later */
 	ut.conf = srv->svc_conf;
 	ut.fd = fd;
-	if (pipe2(ut.wake, O_CLOEXEC) == -1)
-		return -errno;
-	if ((errno = pthread_create(&ut.tid, NULL, thread_main, NULL)) != 0)
-		return -errno;
-	ut.running = true;
-	return 0;
+	return side_start(&ut.th, thread_main, NULL);
 }
 
 void
 udp_stop(void)
 {
-	if (ut.running) {
-		if (write(ut.wake[1], "x", 1) == -1)
-			log_warn("udp: waking the thread");
-		pthread_join(ut.tid, NULL);
-		ut.running = false;
-	}
-	if (ut.wake[0] >= 0) {
-		close(ut.wake[0]);
-		close(ut.wake[1]);
-		ut.wake[0] = ut.wake[1] = -1;
-	}
+	side_stop(&ut.th, "udp");
 }
