@@ -271,6 +271,20 @@ used(void)
 	return inactive < u ? u - inactive : 0;
 }
 
+/* An episode begins (a warning) or ends (a notice), said once. */
+static void
+episode(bool begins, uint64_t u, const char *on, const char *off)
+{
+	if (begins)
+		log_warnx("memory: %llu of %llu MiB used (the cgroup's limit): "
+		    "%s", (unsigned long long)(u >> 20),
+		    (unsigned long long)(limit >> 20), on);
+	else
+		log_info("memory: %llu of %llu MiB used: %s",
+		    (unsigned long long)(u >> 20),
+		    (unsigned long long)(limit >> 20), off);
+}
+
 /* The usage as of the last look, looking again if it is due: every
  * MEM_CHECK_MS, or every call above MEM_NEAR_PCT; the episode is decided
  * and said here.  Short from MEM_HIGH_PCT up, until below MEM_RESUME_PCT:
@@ -289,17 +303,9 @@ look(void)
 	    0 : t + MEM_CHECK_MS * 1000, memory_order_relaxed);
 	was = atomic_load(&w->short_now);
 	now = u >= limit / 100 * (was ? MEM_RESUME_PCT : MEM_HIGH_PCT);
-	if (now != was && atomic_exchange(&w->short_now, now) == was) {
-		if (now)
-			log_warnx("memory: %llu of %llu MiB used (the cgroup's "
-			    "limit): refusing new connections",
-			    (unsigned long long)(u >> 20),
-			    (unsigned long long)(limit >> 20));
-		else
-			log_info("memory: %llu of %llu MiB used: taking "
-			    "connections again", (unsigned long long)(u >> 20),
-			    (unsigned long long)(limit >> 20));
-	}
+	if (now != was && atomic_exchange(&w->short_now, now) == was)
+		episode(now, u, "refusing new connections",
+		    "taking connections again");
 	return u;
 }
 
@@ -341,15 +347,8 @@ mem_spawn(int want)
 		next_budget_us = t + MEM_CHECK_MS * 1000;
 		if ((budget == 0) != spawn_stopped) {
 			spawn_stopped = budget == 0;
-			if (spawn_stopped)
-				log_warnx("memory: %llu of %llu MiB used (the "
-				    "cgroup's limit): no new worker",
-				    (unsigned long long)(u >> 20),
-				    (unsigned long long)(limit >> 20));
-			else
-				log_info("memory: %llu of %llu MiB used: new "
-				    "workers again", (unsigned long long)(u >> 20),
-				    (unsigned long long)(limit >> 20));
+			episode(spawn_stopped, u, "no new worker",
+			    "new workers again");
 		}
 	}
 	n = want < budget ? want : budget;
