@@ -89,4 +89,20 @@ else
 	skip "C10K"
 fi
 
+# A server that serves one connection at a time (concurd's iterative
+# model): once -n is used up, a kept-alive connection with nothing on the
+# way is closed, so the server gets to the next one.  (Kept open until
+# the end of the run, the first held the server and the second waited for
+# its answer until --io-timeout.)
+if start_server "$T/iter.log" "$BIN/concurd" -m iterative -b 127.0.0.1 -p 0; then
+	start=$(date +%s%N)
+	out=$(timeout 30 "$CB" 127.0.0.1 "$PORT" -c 2 -n 100 --io-timeout 10s --json 2>/dev/null)
+	rc=$? ms=$(( ($(date +%s%N) - start) / 1000000 ))
+	is "$rc/$(jq -r '.requests' <<<"$out")" 0/100 "iterative server, -c 2 -n 100: every request answered, exit 0"
+	ok $(( ms < 5000 ? 0 : 1 )) "...without waiting for the I/O timeout (${ms} ms)"
+	stop_server
+else
+	fail "concurd -m iterative starts"
+fi
+
 done_testing
