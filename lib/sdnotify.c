@@ -2,7 +2,9 @@
  * sdnotify: sd_notify(3)'s protocol, written once.  See sdnotify.h.
  *
  * The address is read once, at start: the variable is then removed, so a
- * program the exec service runs does not inherit it and speak for us.
+ * program the exec service runs does not inherit it and speak for us.  The
+ * socket is connected to it then too: a path is looked up once, before a
+ * chroot or the sandbox would hide it.
  */
 #include "sdnotify.h"
 
@@ -15,13 +17,13 @@
 #include <unistd.h>
 
 static int fd = -1;
-static struct sockaddr_un addr;
-static socklen_t addrlen;
 
 int
 sdnotify_init(void)
 {
 	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un addr;
+	socklen_t addrlen;
 	size_t n;
 
 	if (path == NULL || fd >= 0)
@@ -41,7 +43,16 @@ sdnotify_init(void)
 	    (path[0] == '@' ? 0 : 1));
 	(void)unsetenv("NOTIFY_SOCKET");
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	return fd == -1 ? -errno : 0;
+	if (fd == -1)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)&addr, addrlen) == -1) {
+		int e = errno;
+
+		close(fd);
+		fd = -1;
+		return -e;
+	}
+	return 0;
 }
 
 bool
@@ -58,8 +69,7 @@ sdnotify(const char *state)
 	if (fd < 0)
 		return 0;
 	do
-		n = sendto(fd, state, strlen(state), MSG_NOSIGNAL,
-		    (const struct sockaddr *)&addr, addrlen);
+		n = send(fd, state, strlen(state), MSG_NOSIGNAL);
 	while (n == -1 && errno == EINTR);
 	return n == -1 ? -errno : 0;
 }
