@@ -68,6 +68,9 @@ int loops_run(struct server *srv, const struct loop_class *lc);
 /* --loop-busy: the share of its time (percent) every loop must be busy
  * before another starts. */
 void loops_set_busy(int pct);
+/* Open /proc/stat (what tells an elastic runner a CPU is free) now, before
+ * a chroot or the sandbox: later opens would not find it. */
+void loops_open_stat(void);
 void loop_woken(struct loop_base *lb);
 /* This loop cannot go on: log, keep err for loops_run(), stop the server
  * (the main thread wakes and stops every loop). */
