@@ -24,6 +24,7 @@ static bool use_syslog;
 static bool stderr_copy;
 static int logfd = STDERR_FILENO;
 static char logpath[4096];
+static bool lost_path;	/* a log file, no name to reopen it by */
 
 void
 log_init(const char *name, int lvl)
@@ -78,6 +79,7 @@ log_set_file(const char *path)
 			close(logfd);
 		logfd = STDERR_FILENO;
 		logpath[0] = '\0';
+		lost_path = false;
 		return 0;
 	}
 	if (strlen(path) >= sizeof(logpath)) {
@@ -91,6 +93,7 @@ log_set_file(const char *path)
 		close(logfd);
 	logfd = fd;
 	strcpy(logpath, path);
+	lost_path = false;
 	return 0;
 }
 
@@ -99,10 +102,26 @@ log_reopen(void)
 {
 	char path[sizeof(logpath)];
 
+	if (lost_path) {
+		errno = ENOENT;
+		return -1;
+	}
 	if (logpath[0] == '\0')
 		return 0;
 	strcpy(path, logpath);
 	return log_set_file(path);
+}
+
+void
+log_set_path(const char *path)
+{
+	if (logpath[0] == '\0' && !lost_path)
+		return;
+	lost_path = path == NULL || strlen(path) >= sizeof(logpath);
+	if (lost_path)
+		logpath[0] = '\0';
+	else
+		strcpy(logpath, path);
 }
 
 int

@@ -42,6 +42,9 @@ void log_set_stderr_copy(bool on);
 int log_set_file(const char *path);
 /* Reopen the log file after rotation (SIGHUP).  No-op without a file. */
 int log_reopen(void);
+/* The open log file's name is now path (after a chroot); NULL: it has none
+ * here, and log_reopen() fails with ENOENT.  No-op without a file. */
+void log_set_path(const char *path);
 /* The descriptor lines are written to (stderr or the file); -1 with syslog.
  * Async-signal-safe: a signal handler may write(2) one line to it. */
 int log_fd(void);
