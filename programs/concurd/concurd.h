@@ -16,6 +16,7 @@ struct cmdline {
 	const char *model, *service, *bind, *port;
 	const char *user, *group, *pidfile, *logfile, *list;
 	const char *metrics;	/* --metrics ADDRESS:PORT */
+	const char *chroot;	/* --chroot DIR (a real path once checked) */
 	bool inetd, daemon, use_syslog, listing;
 	bool no_sandbox;	/* --no-sandbox */
 	int verbosity, backlog, stats_ms;

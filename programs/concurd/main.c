@@ -14,6 +14,7 @@
 #include <netinet/tcp.h>
 #include <getopt.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,8 @@ usage(FILE *f)
 "      --inetd             serve the one connection on stdin/stdout\n"
 "      --user NAME         drop privileges to NAME after binding\n"
 "      --group NAME        and to group NAME (default: NAME's group)\n"
+"      --chroot DIR        serve with DIR as the root directory, once\n"
+"                          listening (needs root; give --user too)\n"
 "      --daemon            detach (double fork, setsid) once listening;\n"
 "                          logs to syslog\n"
 "      --pid-file FILE     write the server's pid to FILE\n"
@@ -341,37 +344,59 @@ proxy_from(struct proxy_conf *p, const char *cidr)
 	p->nfrom++;
 }
 
-static void
-drop_privileges(const char *user, const char *group)
+/*
+ * --user/--group in two halves around --chroot: privileges_begin() looks
+ * the names up and sets the groups (both read /etc, which a chroot hides);
+ * privileges_end() drops the capabilities and the ids.
+ */
+struct ids {
+	uid_t uid;
+	gid_t gid;
+	bool dropping;
+};
+
+static struct ids
+privileges_begin(const char *user, const char *group)
 {
 	struct passwd *pw = NULL;
 	struct group *gr = NULL;
-	uid_t uid;
-	gid_t gid;
-	int e;
+	struct ids ids = { getuid(), getgid(), user != NULL || group != NULL };
 
+	if (!ids.dropping)
+		return ids;
 	if (user != NULL && (pw = getpwnam(user)) == NULL)
 		fatalx(EX_NOUSER, "--user: no user '%s'", user);
 	if (group != NULL && (gr = getgrnam(group)) == NULL)
 		fatalx(EX_NOUSER, "--group: no group '%s'", group);
-	gid = gr ? gr->gr_gid : pw ? pw->pw_gid : getgid();
-	uid = pw ? pw->pw_uid : getuid();
-	if (pw != NULL && initgroups(pw->pw_name, gid) == -1)
+	ids.gid = gr ? gr->gr_gid : pw ? pw->pw_gid : getgid();
+	ids.uid = pw ? pw->pw_uid : getuid();
+	if (pw != NULL && initgroups(pw->pw_name, ids.gid) == -1)
 		fatal(EX_NOPERM, "--user %s: initgroups", user);
-	if (pw == NULL && setgroups(1, &gid) == -1)
+	if (pw == NULL && setgroups(1, &ids.gid) == -1)
 		fatal(EX_NOPERM, "--group %s: setgroups", group);
+	return ids;
+}
+
+static void
+privileges_end(const struct ids *ids)
+{
+	int e;
+
+	if (!ids->dropping)
+		return;
 	/* No capability can come back (emptying the bounding set takes
 	 * CAP_SETPCAP: before setuid). */
 	if (geteuid() == 0 && (e = sandbox_drop_caps()) < 0)
 		fatalx(EX_NOPERM, "dropping capabilities: %s", strerror(-e));
-	if (setgid(gid) == -1)
-		fatal(EX_NOPERM, "setgid %d", (int)gid);
-	if (setuid(uid) == -1)
-		fatal(EX_NOPERM, "setuid %d", (int)uid);
+	if (setgid(ids->gid) == -1)
+		fatal(EX_NOPERM, "setgid %d", (int)ids->gid);
+	if (setuid(ids->uid) == -1)
+		fatal(EX_NOPERM, "setuid %d", (int)ids->uid);
 	/* Refuse to go on as root when asked not to be. */
-	if (uid != 0 && (setuid(0) != -1 || geteuid() == 0 || getuid() == 0))
+	if (ids->uid != 0 && (setuid(0) != -1 || geteuid() == 0 ||
+	    getuid() == 0))
 		fatalx(EX_NOPERM, "could not drop root privileges");
-	if (gid != 0 && (getegid() == 0 || getgid() == 0))
+	if (ids->gid != 0 && (getegid() == 0 || getgid() == 0))
 		fatalx(EX_NOPERM, "could not drop the root group");
 	log_verbose("running as uid %d gid %d", (int)getuid(), (int)getgid());
 }
@@ -385,6 +410,7 @@ drop_privileges(const char *user, const char *group)
  * error to /dev/null, and the waiting process exits 0.
  */
 static int daemon_fd = -1;	/* the pipe's write end, until ready */
+static int devnull_fd = -1;	/* opened before a chroot hides /dev */
 
 static void
 daemon_exiting(int status, void *arg)
@@ -433,21 +459,22 @@ daemon_begin(void)
 	(void)server_cpu_baseline(true);
 	if (chdir("/") == -1)
 		fatal(EX_OSERR, "chdir /");
+	if ((devnull_fd = open("/dev/null", O_RDWR)) == -1)
+		fatal(EX_OSERR, "/dev/null");
 }
 
 static void
 daemon_ready(void)
 {
 	unsigned char ok = EX_OK;
-	int fd;
+	int fd = devnull_fd;
 
-	if ((fd = open("/dev/null", O_RDWR)) == -1)
-		fatal(EX_OSERR, "/dev/null");
 	if (dup2(fd, STDIN_FILENO) == -1 || dup2(fd, STDOUT_FILENO) == -1 ||
 	    dup2(fd, STDERR_FILENO) == -1)
 		fatal(EX_OSERR, "dup2");
 	if (fd > STDERR_FILENO)
 		close(fd);
+	devnull_fd = -1;
 	fd = daemon_fd;
 	daemon_fd = -1;
 	if (io_write_all(fd, &ok, 1) == -1)
@@ -501,6 +528,115 @@ absolute(const char *path)
 	if (asprintf(&abs, "%s/%s", cwd, path) == -1)
 		fatal(EX_OSERR, "asprintf");
 	return abs;	/* lives as long as the process */
+}
+
+/*
+ * --chroot DIR.  Checked before anything is bound; entered once every file
+ * the server reads later is open (the listener, the log, /proc/stat, the
+ * service's root, /dev/null for --daemon) and privileges_begin() has read
+ * /etc.  The names the server still uses (the pid file and a Unix socket
+ * to remove at exit, the log to reopen at SIGHUP, the sandbox's rules)
+ * become their names inside DIR, or none where they lie outside it.
+ */
+
+/* PATH (absolute; whole: all of it exists, else its directory does) as
+ * named inside the directory dir (a real path), allocated; NULL if it is
+ * not beneath dir. */
+static char *
+inside(const char *dir, const char *path, bool whole)
+{
+	char buf[PATH_MAX], real[PATH_MAX + NAME_MAX + 2], *slash, *in;
+	size_t n = strlen(dir);
+
+	if (whole) {
+		if (realpath(path, real) == NULL)
+			return NULL;
+	} else {
+		if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf) ||
+		    (slash = strrchr(buf, '/')) == NULL)
+			return NULL;
+		*slash = '\0';
+		if (realpath(buf[0] != '\0' ? buf : "/", real) == NULL)
+			return NULL;
+		snprintf(real + strlen(real), sizeof(real) - strlen(real),
+		    "%s%s", strcmp(real, "/") == 0 ? "" : "/", slash + 1);
+	}
+	if (strcmp(dir, "/") == 0)
+		n = 0;
+	else if (strncmp(real, dir, n) != 0 ||
+	    (real[n] != '/' && real[n] != '\0'))
+		return NULL;
+	if ((in = strdup(real[n] != '\0' ? real + n : "/")) == NULL)
+		fatal(EX_OSERR, "--chroot");
+	return in;
+}
+
+/* What the names become inside the new root: chroot_check() finds them
+ * while the current directory is still the one they are relative to. */
+static struct {
+	char *pidfile, *unix_path, *logfile, *root;
+} jail;
+
+static void
+chroot_check(struct cmdline *cl, const struct server *srv, const char *root)
+{
+	static char real[PATH_MAX];
+	struct stat st;
+
+	if (cl->chroot == NULL)
+		return;
+	if (srv->svc->takeover != NULL)
+		fatalx(EX_USAGE, "--chroot: -s %s runs a program, which would "
+		    "need its own files (its libraries...) inside the new "
+		    "root; chroot the program itself instead", srv->svc->name);
+	if (realpath(cl->chroot, real) == NULL || stat(real, &st) == -1)
+		fatal(EX_NOINPUT, "--chroot %s", cl->chroot);
+	if (!S_ISDIR(st.st_mode))
+		fatalx(EX_USAGE, "--chroot %s: not a directory", cl->chroot);
+	cl->chroot = real;
+	if (root != NULL && (jail.root = inside(real, root, true)) == NULL)
+		fatalx(EX_USAGE, "--root %s is not beneath --chroot %s: the "
+		    "service opens its files inside the new root", root, real);
+	if (geteuid() == 0 && cl->user == NULL)
+		log_warnx("--chroot without --user: a process that stays root "
+		    "can leave a chroot; give --user too");
+	if (cl->pidfile != NULL && (jail.pidfile = inside(real,
+	    absolute(cl->pidfile), false)) == NULL)
+		log_notice("--pid-file %s is outside --chroot %s: it stays "
+		    "when the server ends", cl->pidfile, real);
+	if (cl->logfile != NULL && (jail.logfile = inside(real,
+	    absolute(cl->logfile), false)) == NULL)
+		log_notice("--log-file %s is outside --chroot %s: SIGHUP "
+		    "cannot reopen it", cl->logfile, real);
+	if (cl->unix_path != NULL && getenv("LISTEN_FDS") == NULL &&
+	    (jail.unix_path = inside(real, absolute(cl->unix_path), false)) ==
+	    NULL)
+		log_notice("unix:%s is outside --chroot %s: the socket's file "
+		    "stays when the server ends", cl->unix_path, real);
+}
+
+/* chroot(2), and the names inside it from now on. */
+static void
+chroot_enter(struct cmdline *cl, const char **root)
+{
+	const char *dir = cl->chroot;
+
+	tzset();	/* the time zone is read once, from /etc/localtime */
+	if (chdir(dir) == -1)
+		fatal(EX_OSERR, "--chroot %s", dir);
+	if (chroot(".") == -1) {
+		if (errno == EPERM)
+			fatalx(EX_NOPERM, "--chroot %s: only root (or "
+			    "CAP_SYS_CHROOT) may change the root directory", dir);
+		fatal(EX_OSERR, "--chroot %s", dir);
+	}
+	cl->pidfile = jail.pidfile;
+	cl->unix_path = jail.unix_path;
+	cl->logfile = jail.logfile;
+	if (*root != NULL)
+		*root = jail.root;
+	log_set_path(jail.logfile);
+	log_verbose("chroot %s", dir);
 }
 
 /*
@@ -566,6 +702,7 @@ enum { O_MAXW = 256, O_BACKLOG, O_MAXCONNS, O_PERIP, O_IDLE, O_ALLOW,
     O_SNDBUF, O_RCVBUF, O_NODELAY, O_NO_NODELAY, O_KEEPALIVE, O_LINGER,
     O_FASTOPEN, O_REUSEADDR, O_NO_REUSEADDR, O_UNIX_MODE, O_UNIX_OWNER,
     O_PROXY, O_PROXY_FROM, O_PROXY_TIMEOUT, O_METRICS, O_NO_SANDBOX,
+    O_CHROOT,
     O_SERVICE = 512 };
 
 static const struct option base_opts[] = {
@@ -603,6 +740,7 @@ static const struct option base_opts[] = {
 	{ "inetd", no_argument, NULL, O_INETD },
 	{ "user", required_argument, NULL, O_USER },
 	{ "group", required_argument, NULL, O_GROUP },
+	{ "chroot", required_argument, NULL, O_CHROOT },
 	{ "daemon", no_argument, NULL, O_DAEMON },
 	{ "pid-file", required_argument, NULL, O_PIDFILE },
 	{ "syslog", no_argument, NULL, O_SYSLOG },
@@ -710,6 +848,7 @@ parse(int argc, char **argv, struct cmdline *cl, struct server *srv)
 		case O_INETD: cl->inetd = true; break;
 		case O_USER: cl->user = optarg; break;
 		case O_GROUP: cl->group = optarg; break;
+		case O_CHROOT: cl->chroot = optarg; break;
 		case O_DAEMON: cl->daemon = true; break;
 		case O_PIDFILE: cl->pidfile = optarg; break;
 		case O_SYSLOG: cl->use_syslog = true; break;
@@ -882,6 +1021,7 @@ main(int argc, char **argv)
 	    .backlog = SOMAXCONN, .udp_fd = -1 };
 	char where[512];
 	const char *root;
+	struct ids ids;
 	int e, mfd = -1;
 	long ncpu;
 
@@ -895,6 +1035,7 @@ main(int argc, char **argv)
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);	/* every option is checked */
 	root = service_root(&cl, &srv);
 	setup_logging(&cl);
+	chroot_check(&cl, &srv, root);
 	srv.ncpu = ncpu > 0 ? (int)ncpu : 1;
 	srv.inetd = cl.inetd;
 	if (srv.max_conns > 0 && srv.max_workers > srv.max_conns)
@@ -918,8 +1059,10 @@ main(int argc, char **argv)
 			fatalx(EX_USAGE, "--inetd: standard input is not a socket "
 			    "(inetd, xinetd and systemd Accept=yes pass the "
 			    "connection as one)");
-		if (cl.user != NULL || cl.group != NULL)
-			drop_privileges(cl.user, cl.group);
+		ids = privileges_begin(cl.user, cl.group);
+		if (cl.chroot != NULL)
+			chroot_enter(&cl, &root);
+		privileges_end(&ids);
 		enter_sandbox(&cl, &srv, root);
 		log_set_stderr_copy(false);
 		if (srv.proxy != NULL && (e = proxy_wrap(&srv)) < 0)
@@ -946,10 +1089,19 @@ main(int argc, char **argv)
 	}
 	if (memwatch_init() == -1)
 		fatal(EX_OSERR, "memory limit");
-	if (cl.user != NULL || cl.group != NULL)
-		drop_privileges(cl.user, cl.group);
+	if (srv.model->flags & MODEL_LOOPS)
+		loops_open_stat();
+	ids = privileges_begin(cl.user, cl.group);
 	if (cl.daemon)
 		daemon_begin();	/* the self-pipe and handlers survive fork */
+	if (cl.chroot != NULL) {
+		/* A pid file outside the new root: now or never (and it
+		 * stays); one inside is written as below, by its name there. */
+		if (cl.pidfile != NULL && jail.pidfile == NULL)
+			write_pidfile(cl.pidfile);
+		chroot_enter(&cl, &root);
+	}
+	privileges_end(&ids);
 	if (cl.pidfile != NULL)
 		write_pidfile(cl.pidfile);
 	log_notice("listening on %s (model %s, service %s%s)", where,
@@ -967,7 +1119,7 @@ main(int argc, char **argv)
 	if (mfd >= 0 && (e = metrics_start(&srv, mfd)) < 0)
 		fatalx(EX_OSERR, "--metrics: %s", strerror(-e));
 	if (cl.daemon)
-		daemon_ready();	/* opens /dev/null: before the sandbox */
+		daemon_ready();
 	enter_sandbox(&cl, &srv, root);
 	log_set_stderr_copy(false);
 	if (sdnotify_enabled()) {
