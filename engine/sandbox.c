@@ -245,16 +245,15 @@ on_sigsys(int sig, siginfo_t *si, void *uc)
 	char line[200], num[16];
 	const char *name;
 	size_t n = 0, k;
-	int nr = si->si_syscall, fd, saved = errno;
+	int nr = si->si_syscall, saved = errno;
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t set;
 
 	(void)uc;
-	/* "concurd: sandbox: system call NR (NAME) refused: process killed" */
-#define PUT(s) do { const char *s_ = (s); while (*s_ && n < sizeof(line) - 2) \
+	/* "sandbox: system call NR (NAME) is not allowed: ..." */
+#define PUT(s) do { const char *s_ = (s); while (*s_ && n < sizeof(line) - 1) \
 	line[n++] = *s_++; } while (0)
-	PUT(log_progname());
-	PUT(": sandbox: system call ");
+	PUT("sandbox: system call ");
 	k = sizeof(num);
 	num[--k] = '\0';
 	do
@@ -267,11 +266,8 @@ on_sigsys(int sig, siginfo_t *si, void *uc)
 	PUT(name != NULL ? name : "unknown");
 	PUT(") is not allowed: the process is killed (SIGSYS)");
 #undef PUT
-	line[n++] = '\n';
-	if ((fd = log_fd()) >= 0)
-		(void)!write(fd, line, n);
-	if (fd != STDERR_FILENO)
-		(void)!write(STDERR_FILENO, line, n);
+	line[n] = '\0';
+	log_signal_line(line);
 	/* Die of SIGSYS itself: the parent (or the shell) sees why. */
 	sigaction(sig, &dfl, NULL);
 	sigemptyset(&set);

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +27,9 @@ static bool stderr_copy;
 static int logfd = STDERR_FILENO;
 static char logpath[4096];
 static bool lost_path;	/* a log file, no name to reopen it by */
+/* With syslog: a socket of our own to it, for log_signal_line() (syslog(3)
+ * is not async-signal-safe); -1 without. */
+static int sigsyslog_fd = -1;
 
 void
 log_init(const char *name, int lvl)
@@ -62,11 +67,78 @@ log_set_stderr_copy(bool on)
 void
 log_set_syslog(bool on)
 {
-	if (on && !use_syslog)
+	struct sockaddr_un a = { .sun_family = AF_UNIX, .sun_path = "/dev/log" };
+
+	if (on && !use_syslog) {
 		openlog(progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
-	else if (!on && use_syslog)
+		sigsyslog_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (sigsyslog_fd >= 0 && connect(sigsyslog_fd,
+		    (struct sockaddr *)&a, sizeof(a)) == -1) {
+			close(sigsyslog_fd);
+			sigsyslog_fd = -1;
+		}
+	} else if (!on && use_syslog) {
 		closelog();
+		if (sigsyslog_fd >= 0)
+			close(sigsyslog_fd);
+		sigsyslog_fd = -1;
+	}
 	use_syslog = on;
+}
+
+/* s at p in buf of cap bytes (less one), truncated: the new length. */
+static size_t
+put(char *buf, size_t p, size_t cap, const char *s)
+{
+	while (*s != '\0' && p + 1 < cap)
+		buf[p++] = *s++;
+	return p;
+}
+
+static const char *
+decimal(char *buf, size_t cap, unsigned long v)
+{
+	size_t k = cap;
+
+	buf[--k] = '\0';
+	do
+		buf[--k] = (char)('0' + v % 10);
+	while ((v /= 10) != 0 && k > 0);
+	return buf + k;
+}
+
+void
+log_signal_line(const char *msg)
+{
+	char line[512], num[24];
+	size_t n = 0;
+	int saved = errno;
+
+	if (use_syslog && sigsyslog_fd >= 0) {
+		/* RFC 3164 without a timestamp (the receiver adds it):
+		 * "<PRI>TAG[PID]: MSG", PRI = daemon.err. */
+		n = put(line, n, sizeof(line), "<");
+		n = put(line, n, sizeof(line), decimal(num, sizeof(num),
+		    LOG_DAEMON | LOG_ERR));
+		n = put(line, n, sizeof(line), ">");
+		n = put(line, n, sizeof(line), progname);
+		n = put(line, n, sizeof(line), "[");
+		n = put(line, n, sizeof(line), decimal(num, sizeof(num),
+		    (unsigned long)getpid()));
+		n = put(line, n, sizeof(line), "]: ");
+		n = put(line, n, sizeof(line), msg);
+		(void)!send(sigsyslog_fd, line, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		n = 0;
+	}
+	n = put(line, n, sizeof(line), progname);
+	n = put(line, n, sizeof(line), ": ");
+	n = put(line, n, sizeof(line), msg);
+	line[n++] = '\n';
+	if (!use_syslog)
+		(void)!write(logfd, line, n);
+	if (use_syslog || logfd != STDERR_FILENO)
+		(void)!write(STDERR_FILENO, line, n);
+	errno = saved;
 }
 
 int
@@ -122,12 +194,6 @@ log_set_path(const char *path)
 		logpath[0] = '\0';
 	else
 		strcpy(logpath, path);
-}
-
-int
-log_fd(void)
-{
-	return use_syslog ? -1 : logfd;
 }
 
 /* "[timestamp ]PROG: message[: strerror]\n" into line; its length. */

@@ -45,9 +45,10 @@ int log_reopen(void);
 /* The open log file's name is now path (after a chroot); NULL: it has none
  * here, and log_reopen() fails with ENOENT.  No-op without a file. */
 void log_set_path(const char *path);
-/* The descriptor lines are written to (stderr or the file); -1 with syslog.
- * Async-signal-safe: a signal handler may write(2) one line to it. */
-int log_fd(void);
+/* From a signal handler (async-signal-safe): "PROG: msg" to the log file or
+ * stderr; with syslog, to syslog (through a socket of its own, connected
+ * when syslog was turned on) and a copy to stderr. */
+void log_signal_line(const char *msg);
 
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

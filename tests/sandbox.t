@@ -8,7 +8,8 @@
 # refuses /etc/hostname (EACCES); without it, both go through.  Then
 # concurd itself: Seccomp: 2 in /proc for the server and its workers,
 # no_new_privs set, 0 with --no-sandbox and with -s exec (whose program
-# would inherit the filter), capabilities gone with --user.
+# would inherit the filter), capabilities gone with --user.  Logging to
+# syslog, the line naming a refused call reaches syslog.
 . "$(dirname "$0")/lib.sh"
 
 U=$HELP/unit_sandbox
@@ -87,6 +88,44 @@ for m in $models; do
 	stop_server TERM
 	is "$SERVER_STATUS" 0 "$m --no-sandbox: exits 0 on SIGTERM"
 done
+
+# Logging to syslog, the refused call's line reaches syslog too (a daemon's
+# standard error is /dev/null).  /dev/log is the test's own receiver, in a
+# mount namespace of the test's own: a tmpfs on /dev with /dev/log bound to
+# a socket the receiver reads.
+syslog_receiver() {	# SOCKET FILE: datagrams to FILE, one a line
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "ab", 0) as f:
+    while True:
+        f.write(s.recv(8192) + b"\n")
+' "$1" "$2" &
+	track $!
+	wait_for 5 test -S "$1"
+}
+if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null || ! command -v python3 >/dev/null; then
+	skip "syslog: needs root, unshare(1) and python3 (a mount namespace with a /dev/log of the test's own)"
+elif ! syslog_receiver "$T/devlog.sock" "$T/syslog.txt"; then
+	fail "syslog: the test's receiver listens"
+else
+	for m in epoll prefork; do
+		LOG=$T/log.$m.syslog
+		: >"$T/syslog.txt"
+		if ! start_server "$LOG" unshare -m --propagation private sh -c \
+		    'mount -t tmpfs tmpfs /dev && : >/dev/log && mount --bind "$0" /dev/log && exec "$@"' \
+		    "$T/devlog.sock" "$U" "$m" --syslog; then
+			fail "$m --syslog: the probe server starts" "$(cat "$LOG")"
+			continue
+		fi
+		ask unshare
+		wait_for 5 grep -q 'unshare' "$T/syslog.txt"
+		like "$(cat "$T/syslog.txt")" '^<27>unit_sandbox\[[0-9]+\]: sandbox: system call [0-9]+ \(unshare\) is not allowed: the process is killed \(SIGSYS\)$' \
+		    "$m --syslog: the refused call's line reaches syslog (daemon.err)"
+		stop_server TERM
+	done
+fi
 
 # concurd itself.
 for m in prefork epoll; do

@@ -2,13 +2,14 @@
  * unit_sandbox: a server, as concurd runs one, whose service makes the
  * calls the sandbox (engine/sandbox.h) must refuse.  For tests/sandbox.t.
  *
- *   unit_sandbox MODEL [--no-sandbox]
+ *   unit_sandbox MODEL [--no-sandbox | --syslog]
  *
  * It listens on 127.0.0.1 (a free port; "listening on 127.0.0.1 port N"
  * on stderr, as concurd says it), enters the sandbox as concurd does for a
  * service that reads no file (no_new_privs, landlock with no rule, the
  * seccomp allow-list), unless --no-sandbox, and serves its probe under
- * MODEL until SIGTERM.  The probe's protocol, one command a line:
+ * MODEL until SIGTERM.  --syslog: the sandbox, and the log to syslog
+ * (/dev/log), as concurd --syslog logs.  The probe's protocol, one command a line:
  *
  *   unshare    unshare(0), a call no model or service makes (it changes
  *              nothing): "unshare 0" back, or "unshare ERRNO"; in the
@@ -119,16 +120,21 @@ main(int argc, char **argv)
 	    .workers = 2, .max_workers = 16, .ncpu = 2,
 	    .svc_state = sizeof(struct probe), .nodelay_inherited = true };
 	struct sandbox_fs fs = { 0 };
-	bool sandbox = true;
+	bool sandbox = true, to_syslog = false;
 	int e;
 
 	if (argc < 2 || argc > 3 || (srv.model = model_find(argv[1])) == NULL ||
-	    (argc == 3 && strcmp(argv[2], "--no-sandbox") != 0)) {
-		fprintf(stderr, "usage: unit_sandbox MODEL [--no-sandbox]\n");
+	    (argc == 3 && strcmp(argv[2], "--no-sandbox") != 0 &&
+	    strcmp(argv[2], "--syslog") != 0)) {
+		fprintf(stderr, "usage: unit_sandbox MODEL [--no-sandbox | "
+		    "--syslog]\n");
 		return 64;
 	}
-	sandbox = argc == 2;
+	sandbox = argc == 2 || strcmp(argv[2], "--syslog") == 0;
+	to_syslog = argc == 3 && sandbox;
 	log_init("unit_sandbox", LOG_NORMAL);
+	if (to_syslog)
+		log_set_syslog(true);
 	if (srv.model->unavailable != NULL && srv.model->unavailable() != NULL) {
 		fprintf(stderr, "unit_sandbox: model %s is not available: %s\n",
 		    srv.model->name, srv.model->unavailable());
