@@ -24,9 +24,13 @@
 #                     drop to 64 kbit/s for 20 s): every model echoes
 #                     64 MiB byte-exact, concurbench -u counts what the
 #                     network did, --idle-timeout spares slow connections
-#                     (every model); netem, or tests/helpers/net_impair
+#                     (every model), the file service sends 256 MiB
+#                     byte-exact in both framings (every model; above an
+#                     hour: a lossy link carries some 64 KB/s a
+#                     connection); netem, or tests/helpers/net_impair
 #   make badnet-ci    4 MiB, 5 s at 64 kbit/s, one model per driver for
-#                     the idle timeout (about a minute and a half)
+#                     the idle timeout and the file service (about two
+#                     and a half minutes)
 #
 #   make memory       concurd in a 16 MiB memory cgroup of the test's own
 #                     (v2, or v1 here): 1,000 never-reading and 10,000
@@ -90,6 +94,8 @@ workers-ci: workers
 badnet: all tools
 	REL_BADNET_BYTES=$(or $(BADNET_BYTES),64M) REL_BADNET_SLOW_SECS=20 \
 	REL_BADNET_IDLE_SECS=12 REL_BADNET_IDLE_MODELS="$$(bin/concurd --list | sed -n 's/^model //p')" \
+	REL_BADNET_FILE_BYTES=$(or $(BADNET_FILE_BYTES),256M) \
+	REL_BADNET_FILE_MODELS="$$(bin/concurd --list | sed -n 's/^model //p')" \
 		$(REL_PROVE) -v tests/reliability/badnet.t
 
 badnet-ci: all tools

@@ -20,7 +20,11 @@
 #      (8) under --idle-timeout 2: the connection is slow but moving, and
 #      the server does not time it out (stats: timeouts=0), for every model in
 #      REL_BADNET_IDLE_MODELS (default: one per driver; make badnet: all).
-# REL_BADNET_PARTS (default "1 2 3") runs some of them.
+#   4. The file service sends REL_BADNET_FILE_BYTES (4M; make badnet:
+#      256M) byte-exact to an HTTP client (curl) and a plain one at once,
+#      under each model of REL_BADNET_FILE_MODELS (one per driver; make
+#      badnet: all), while the link drops to 64 kbit/s as in 1.
+# REL_BADNET_PARTS (default "1 2 3 4") runs some of them.
 . "$(dirname "$0")/rel.sh"
 
 [ "$(id -u)" = 0 ] || skip_all "network namespaces need root"
@@ -30,6 +34,7 @@ for h in rel_soak net_impair; do
 done
 CB=$BIN/concurbench
 command -v jq >/dev/null || skip_all "jq is not installed"
+command -v curl >/dev/null || skip_all "curl is not installed"
 
 BYTES=${REL_BADNET_BYTES:-4M}
 SLOW_SECS=${REL_BADNET_SLOW_SECS:-5}
@@ -130,7 +135,7 @@ fast() {
 REL_WRAP=(ip netns exec "$NS")
 tcp_models=$(rel_models)
 
-part() { [[ " ${REL_BADNET_PARTS:-1 2 3} " == *" $1 "* ]]; }
+part() { [[ " ${REL_BADNET_PARTS:-1 2 3 4} " == *" $1 "* ]]; }
 
 # --- 1. every TCP model, REL_BADNET_BYTES echoed byte-exact -------------
 part 1 && {
@@ -236,6 +241,53 @@ for m in $idle_models; do
 	like "$stats" ' served=1 .* timeouts=0 ' \
 	    "$m: a chargen client on a 64 kbit/s link is not cut by --idle-timeout 2 ($(wc -c <"$T/chargen.$m") bytes in $IDLE_SECS s)"
 	rel_finish "$m, 64 kbit/s"
+done
+unimpair
+}
+
+# --- 4. the file service sends REL_BADNET_FILE_BYTES byte-exact ---------
+part 4 && {
+FBYTES=${REL_BADNET_FILE_BYTES:-4M}
+file_models=${REL_BADNET_FILE_MODELS:-"epoll uring fork prethread"}
+mkdir -p "$T/www"
+head -c "$FBYTES" /dev/urandom >"$T/www/big.bin"
+chmod -R a+rX "$T/www"
+impair "${BAD[@]}" 0 1000
+declare -A fpid flog fcl
+for m in $file_models; do
+	rel_serve "$m, file" -m "$m" -s file --root "$T/www" -b "$SRV" || continue
+	fpid[$m]=$SERVER_PID flog[$m]=$LOG
+	# Both framings at once: HTTP (curl) and the plain one (a path and
+	# CRLF, the file back until the server closes).  curl gives up after
+	# 300 s without a byte.
+	ip netns exec "$NC" curl -sS --speed-time 300 --speed-limit 1 \
+	    -o "$T/http.$m" "http://$SRV:$PORT/big.bin" 2>"$T/http.$m.err" &
+	fcl[$m.http]=$!
+	ip netns exec "$NC" timeout 3600 bash -c \
+	    'exec 3<>"/dev/tcp/$0/$1" && printf "big.bin\r\n" >&3 && exec cat <&3' \
+	    "$SRV" "$PORT" >"$T/plain.$m" 2>"$T/plain.$m.err" &
+	fcl[$m.plain]=$!
+	track "${fcl[$m.http]}"; track "${fcl[$m.plain]}"
+done
+sleep 5
+slow
+diag "the link is at 64 kbit/s for $SLOW_SECS s"
+sleep "$SLOW_SECS"
+fast
+for k in "${!fcl[@]}"; do
+	m=${k%.*} how=${k##*.}
+	wait "${fcl[$k]}"
+	st=$?
+	if [ "$st" = 0 ] && cmp -s "$T/www/big.bin" "$T/$how.$m"; then
+		pass "$m: the file service sends $FBYTES byte-exact through the bad network ($how)"
+	else
+		fail "$m: the file service sends $FBYTES byte-exact through the bad network ($how)" \
+		    "client exit $st, $(wc -c <"$T/$how.$m") bytes: $(tail -n 2 "$T/$how.$m.err")"
+	fi
+done
+for m in "${!fpid[@]}"; do
+	SERVER_PID=${fpid[$m]} LOG=${flog[$m]}
+	rel_finish "$m, file"
 done
 unimpair
 }
