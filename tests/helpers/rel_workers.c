@@ -21,8 +21,10 @@
  *
  * While the workers are stopped a prober opens a connection every 100 ms
  * and has 1 KiB echoed: each must be served within --stall-ms (2000), but
- * for at most --max-slow of them (a connection handed to the stopped idle
- * worker is that worker's, and waits for it).
+ * for at most --max-slow of them (a connection the stopped idle worker
+ * took, or was handed, is that worker's, and waits for it).  A probe past
+ * --stall-ms is put aside, so the next ones still probe; its echo must
+ * come, exact, once the workers run again.
  *
  * What must hold: stream 0 ends early (reset or EOF: its connection is
  * lost), and what it received before is byte-exact; stream 1 completes
@@ -477,52 +479,106 @@ on_fatal(int sig)
 
 /* ---- the prober ---- */
 
-struct prober {
-	pthread_t t;
-	int made, slow, failed;
-	int64_t worst;
+#define MAX_HELD	16	/* probes waiting past --stall-ms, finished later */
+
+struct probe {
+	int fd;
+	size_t got;
+	char out[PROBE_LEN], in[PROBE_LEN];
 };
 
-static int
-probe_once(void)
-{
-	char out[PROBE_LEN], in[PROBE_LEN];
-	size_t got = 0;
-	int fd = connect_blocking(), i;
+struct prober {
+	pthread_t t;
+	int made, slow, failed, nheld;
+	int64_t worst;
+	struct probe held[MAX_HELD];
+};
 
-	if (fd < 0)
+/* Connect and send a probe: 0, or -1. */
+static int
+probe_start(struct probe *pb)
+{
+	int i;
+
+	pb->got = 0;
+	if ((pb->fd = connect_blocking()) < 0)
 		return -1;
 	for (i = 0; i < PROBE_LEN; i++)
-		out[i] = (char)('a' + i % 26);
-	if (send(fd, out, sizeof(out), MSG_NOSIGNAL) != (ssize_t)sizeof(out)) {
-		close(fd);
+		pb->out[i] = (char)('a' + i % 26);
+	if (send(pb->fd, pb->out, sizeof(pb->out), MSG_NOSIGNAL) !=
+	    (ssize_t)sizeof(pb->out)) {
+		close(pb->fd);
 		return -1;
 	}
-	while (got < sizeof(in)) {
-		ssize_t n = recv(fd, in + got, sizeof(in) - got, 0);
+	return 0;
+}
 
+/* Read the echo until `until` (ms; 0: the socket's own timeout): 0 when
+ * it is all back and exact, -1 when it is not, -2 at `until` (the probe is
+ * kept open, to be finished later).  Closes the socket but at -2. */
+static int
+probe_finish(struct probe *pb, int64_t until)
+{
+	struct pollfd pfd = { .fd = pb->fd, .events = POLLIN };
+	int r;
+
+	while (pb->got < sizeof(pb->in)) {
+		ssize_t n;
+
+		if (until != 0) {
+			int64_t left = until - now_ms();
+
+			if (left <= 0)
+				return -2;
+			r = poll(&pfd, 1, (int)left);
+			if (r == -1 && errno == EINTR)
+				continue;
+			if (r == 0)
+				return -2;
+		}
+		n = recv(pb->fd, pb->in + pb->got, sizeof(pb->in) - pb->got, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			break;
-		got += (size_t)n;
+		pb->got += (size_t)n;
 	}
-	close(fd);
-	return got == sizeof(in) && memcmp(in, out, sizeof(in)) == 0 ? 0 : -1;
+	close(pb->fd);
+	return pb->got == sizeof(pb->in) &&
+	    memcmp(pb->in, pb->out, sizeof(pb->in)) == 0 ? 0 : -1;
 }
 
+static int
+probe_once(void)
+{
+	struct probe pb;
+
+	return probe_start(&pb) == -1 ? -1 : probe_finish(&pb, 0);
+}
+
+/* A probe every PROBE_EVERY_MS.  One that waits more than --stall-ms is
+ * slow; it is put aside (a connection a stopped worker took is that
+ * worker's until it is continued) and the next one goes on. */
 static void *
 prober_main(void *arg)
 {
 	struct prober *p = arg;
 
 	while (atomic_load(&probing)) {
+		struct probe *pb = &p->held[p->nheld < MAX_HELD ? p->nheld :
+		    MAX_HELD - 1];
 		int64_t t0 = now_ms(), dt;
+		int r = probe_start(pb);
 
-		if (probe_once() == -1)
-			p->failed++;
+		if (r == 0)
+			r = probe_finish(pb, p->nheld < MAX_HELD ?
+			    t0 + stall_ms + 1 : 0);
 		dt = now_ms() - t0;
 		p->made++;
+		if (r == -1)
+			p->failed++;
+		else if (r == -2)
+			p->nheld++;
 		if (dt > p->worst)
 			p->worst = dt;
 		if (dt > stall_ms)
@@ -531,6 +587,18 @@ prober_main(void *arg)
 			sleep_ms((int)(PROBE_EVERY_MS - dt));
 	}
 	return NULL;
+}
+
+/* Once every worker runs again: the probes put aside are echoed too. */
+static void
+prober_finish_held(struct prober *p)
+{
+	int i;
+
+	for (i = 0; i < p->nheld; i++)
+		if (probe_finish(&p->held[i], 0) == -1)
+			p->failed++;
+	p->nheld = 0;
 }
 
 /* ---- the run ---- */
@@ -738,6 +806,7 @@ main(int argc, char **argv)
 	continue_all();
 	atomic_store(&probing, false);
 	pthread_join(pr.t, NULL);
+	prober_finish_held(&pr);
 	printf("probes while stopped: %d, %d failed, %d slower than %d ms, "
 	    "worst %lld ms\n", pr.made, pr.failed, pr.slow, stall_ms,
 	    (long long)pr.worst);
