@@ -52,19 +52,18 @@ se_mod(void *be, int fd, int oldmask, int newmask)
 		FD_SET(fd, &s->wr);
 	else
 		FD_CLR(fd, &s->wr);
+	/* A descriptor watched again (after a pause with no interest, while
+	 * the disk pool reads its file) may be above a maximum that se_del()
+	 * lowered meanwhile. */
+	if (newmask != 0 && fd > s->maxfd)
+		s->maxfd = fd;
 	return 0;
 }
 
 static int
 se_add(void *be, int fd, int mask)
 {
-	struct select_state *s = be;
-
-	if (se_mod(be, fd, 0, mask) == -1)
-		return -1;
-	if (fd > s->maxfd)
-		s->maxfd = fd;
-	return 0;
+	return se_mod(be, fd, 0, mask);
 }
 
 static int

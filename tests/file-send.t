@@ -5,7 +5,8 @@
 # it is sent (that connection ends, logged, the server goes on), a file
 # that grows while it is sent (sent at the length it had), a file not in
 # the page cache (epoll: read by the disk pool's threads, not the loop;
-# every byte right), and wrk and ab, keep-alive, without an error.
+# every byte right; and for select, poll and epoll with a lower descriptor
+# idle), and wrk and ab, keep-alive, without an error.
 . "$(dirname "$0")/lib.sh"
 
 [ -x "$BIN/concurd" ] || skip_all "concurd is not built"
@@ -16,12 +17,33 @@ mkdir -p "$R"
 : >"$R/empty"
 printf 'notes\n' >"$R/notes.txt"
 head -c 2000000 /dev/urandom >"$R/cold.bin"
+head -c 8000000 /dev/urandom >"$R/cold8.bin"
 # 5 GiB, sparse: a marker past 4 GiB, nothing else on disk.
 truncate -s 5G "$R/huge.bin"
 printf 'MARKER-4.5G' | dd of="$R/huge.bin" bs=1 seek=4831838208 conv=notrunc status=none
 check "the 5 GiB file is sparse (a few blocks on disk)" test "$(du -k "$R/huge.bin" | cut -f1)" -lt 1024
 
-evict() { dd if="$1" iflag=nocache count=0 status=none; }
+# (Written pages are dirty, and stay in the cache until written back.)
+evict() { sync "$1"; dd if="$1" iflag=nocache count=0 status=none; }
+
+# Every readiness backend: a cold file for a connection above an idle one.
+# While the disk pool reads, the connection is watched for nothing; once
+# the job's descriptor (the highest) is closed, the connection must be
+# watched again (select once lost it: its highest descriptor dropped to
+# the idle one's, and the download waited forever).
+for m in select poll epoll; do
+	if ! start_server "$T/log.$m.idle" "$BIN/concurd" -m "$m" -w 1 -s file --root "$R" -b 127.0.0.1 -p 0; then
+		fail "$m: concurd starts"; continue
+	fi
+	exec {idle}<>"/dev/tcp/127.0.0.1/$PORT"
+	evict "$R/cold8.bin"
+	# Read slowly: the socket fills, and the rest waits to be writable.
+	curl -sS --max-time 20 --limit-rate 4M -o "$T/cold.$m" "http://127.0.0.1:$PORT/cold8.bin" 2>"$T/cold.$m.err"
+	check "$m: a cold file above an idle connection: all of it, every byte right ($(cat "$T/cold.$m.err"))" \
+	    cmp -s "$T/cold.$m" "$R/cold8.bin"
+	exec {idle}>&-
+	stop_server
+done
 
 for m in thread epoll uring; do
 	LOG=$T/log.$m
