@@ -228,6 +228,7 @@ if [ "$cold" = 1 ]; then
 			for phase in alone download; do
 				dl=
 				if [ "$phase" = download ]; then
+					sync "$D/1g.bin"	# dirty pages cannot be dropped
 					dd if="$D/1g.bin" iflag=nocache count=0 status=none
 					t0=$(date +%s.%N)
 					( curl -s -o /dev/null "http://127.0.0.1:$PORT/1g.bin"
