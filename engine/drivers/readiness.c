@@ -48,6 +48,7 @@
 
 #define MORE_BURST	8	/* more() rounds per wake-up (chargen fairness) */
 #define FILE_WINDOW	(2u << 20)	/* of a file range, probed at once */
+#define FILE_TURN	(256u << 10)	/* of a file, sent per turn of the loop */
 
 static void
 idle_unlink(struct evloop *l, struct rconn *c)
@@ -251,27 +252,43 @@ job_start(struct evloop *l, struct rconn *c, uint64_t want)
 }
 
 /* The file range, as far as the socket takes it, a window at a time, each
- * window only once it is in the page cache.  -1: the connection is
- * dead. */
+ * window only once it is in the page cache -- and at most FILE_TURN of it
+ * per turn of the loop: a download on a fast link would take the socket's
+ * whole buffer (megabytes, a millisecond and more) while every other
+ * connection of the loop waits.  The rest goes at the next turn (the
+ * connection stays watched for writing).  -1: the connection is dead. */
 static int
 send_file(struct evloop *l, struct rconn *c)
 {
 	struct svc_file part;
-	uint64_t want;
+	uint64_t want, turn = FILE_TURN, sent;
 	int r;
 
 	while (c->file.len > 0 && c->job == NULL) {
-		want = c->file.len < FILE_WINDOW ? c->file.len : FILE_WINDOW;
-		/* (Past the file's end nothing is ever cached: once the pool
-		 * has found the end, sendfile says so.) */
-		if (!c->file_short && page_cached(c->file.fd, c->file.off,
-		    want) == 0 && job_start(l, c, want) == 0)
-			return 0;	/* on_job_done() goes on */
+		if (turn == 0)
+			return 0;
+		if (c->file.off >= c->cached_to) {
+			want = c->file.len < FILE_WINDOW ? c->file.len :
+			    FILE_WINDOW;
+			/* (Past the file's end nothing is ever cached: once
+			 * the pool has found the end, sendfile says so.) */
+			if (!c->file_short && page_cached(c->file.fd,
+			    c->file.off, want) == 0 && job_start(l, c, want) == 0)
+				return 0;	/* on_job_done() goes on */
+			c->cached_to = c->file.off + (off_t)want;
+		}
+		want = (uint64_t)(c->cached_to - c->file.off);
+		if (want > c->file.len)
+			want = c->file.len;
+		if (want > turn)
+			want = turn;
 		part = c->file;
 		part.len = want;
 		r = svc_file_send(c->fd, &part, c->meta.id, &c->out);
-		c->file.len -= want - part.len;
+		sent = want - part.len;
+		c->file.len -= sent;
 		c->file.off = part.off;
+		turn -= sent;
 		if (r == 0)
 			continue;
 		if (errno == ENODATA)
@@ -298,6 +315,7 @@ on_job_done(struct evloop *l, struct rconn *c)
 	}
 	job_unlink(l, c);
 	c->file_short = c->job->got < c->job->len;
+	c->cached_to = c->job->off + (off_t)c->job->got;
 	djob_free(c->job);
 	c->job = NULL;
 	idle_touch(l, c);
@@ -319,6 +337,7 @@ send_with_file(struct evloop *l, struct rconn *c, struct svc_out *o)
 
 	c->file = o->file;
 	c->file_short = false;
+	c->cached_to = 0;
 	o->file.len = 0;
 	memcpy(iov, o->iov, (size_t)n * sizeof(iov[0]));
 	o->n = 0;

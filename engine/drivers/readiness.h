@@ -40,6 +40,7 @@ struct rconn {
 	struct svc_file file;	/* unsent file range (len 0: none) */
 	struct djob *job;	/* the disk pool reads the file for us */
 	bool file_short;	/* the pool found the file ends early */
+	off_t cached_to;	/* the file is in the page cache up to here */
 	struct rconn *jnext;	/* the loop's connections waiting so */
 	alignas(max_align_t) unsigned char st[];
 };
