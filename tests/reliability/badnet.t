@@ -132,6 +132,15 @@ fast() {
 	fi
 }
 
+# Mid-transfer: 5 s in, the link drops to 64 kbit/s for SLOW_SECS.
+drop_link() {
+	sleep 5
+	slow
+	diag "the link is at 64 kbit/s for $SLOW_SECS s"
+	sleep "$SLOW_SECS"
+	fast
+}
+
 REL_WRAP=(ip netns exec "$NS")
 tcp_models=$(rel_models)
 
@@ -149,11 +158,7 @@ for m in $tcp_models; do
 	cpid[$m]=$!
 	track "${cpid[$m]}"
 done
-sleep 5
-slow
-diag "the link is at 64 kbit/s for $SLOW_SECS s"
-sleep "$SLOW_SECS"
-fast
+drop_link
 for m in "${!cpid[@]}"; do
 	# rel_soak gives up on its own after 300 s without a byte.
 	wait "${cpid[$m]}"
@@ -269,11 +274,7 @@ for m in $file_models; do
 	fcl[$m.plain]=$!
 	track "${fcl[$m.http]}"; track "${fcl[$m.plain]}"
 done
-sleep 5
-slow
-diag "the link is at 64 kbit/s for $SLOW_SECS s"
-sleep "$SLOW_SECS"
-fast
+drop_link
 for k in "${!fcl[@]}"; do
 	m=${k%.*} how=${k##*.}
 	wait "${fcl[$k]}"
