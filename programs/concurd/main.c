@@ -641,7 +641,7 @@ chroot_enter(struct cmdline *cl, const char **root)
 
 /*
  * The sandbox (engine/sandbox.h), once everything is open and privileges
- * are dropped (with the capabilities: drop_privileges): no_new_privs,
+ * are dropped (with the capabilities: privileges_end): no_new_privs,
  * landlock (the file service's root read-only; what the server still
  * writes or removes), the seccomp allow-list.  -s exec has none: its
  * program would inherit the filter.
