@@ -25,12 +25,12 @@
 #                     64 MiB byte-exact, concurbench -u counts what the
 #                     network did, --idle-timeout spares slow connections
 #                     (every model), the file service sends 256 MiB
-#                     byte-exact in both framings (every model; above an
-#                     hour: a lossy link carries some 64 KB/s a
-#                     connection); netem, or tests/helpers/net_impair
+#                     byte-exact in both framings (every model; the
+#                     file part alone took 40 minutes here, some 10 MB a
+#                     minute a connection); netem, or tests/helpers/net_impair
 #   make badnet-ci    4 MiB, 5 s at 64 kbit/s, one model per driver for
 #                     the idle timeout and the file service (about two
-#                     and a half minutes)
+#                     minutes)
 #
 #   make memory       concurd in a 16 MiB memory cgroup of the test's own
 #                     (v2, or v1 here): 1,000 never-reading and 10,000
