@@ -59,12 +59,13 @@ $(B)/libconcur.a: $(LIB_OBJ)
 $(B)/libengine.a: $(ENG_OBJ)
 	rm -f $@ && $(AR) rcs $@ $^
 
-# Each program links what it needs; only concurd carries the engine.
+# Each program links what it needs; only concurd carries the engine
+# (concurbench uses io_uring too, for ping-pong).
 define prog_rule
 $(1)_OBJ := $$(patsubst %.c,$(B)/%.o,$$(wildcard programs/$(1)/*.c))
 $(O)/$(1): $$($(1)_OBJ) $(if $(filter concurd,$(1)),$(B)/libengine.a) $(B)/libconcur.a
 	@mkdir -p $(O)
-	$$(CC) $$(ALL_CFLAGS) $$(LDFLAGS) -o $$@ $$^ $(if $(filter concurd,$(1)),$$(URING_LIBS) $$(ENGINE_LIBS)) $(if $(filter concurbench,$(1)),-lnettle) $$(LDLIBS)
+	$$(CC) $$(ALL_CFLAGS) $$(LDFLAGS) -o $$@ $$^ $(if $(filter concurd,$(1)),$$(URING_LIBS) $$(ENGINE_LIBS)) $(if $(filter concurbench,$(1)),$$(URING_LIBS) -lnettle) $$(LDLIBS)
 endef
 $(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
 

@@ -31,6 +31,7 @@ value_for() {	# value_for OPTION METAVAR
 	--user) echo nobody ;;
 	--group) echo nogroup ;;
 	--close) echo reset ;;
+	--io) echo auto ;;
 	--keepalive) echo 60,10,5 ;;
 	--unix-mode) echo 0660 ;;
 	--unix-owner) echo nobody ;;

@@ -4,7 +4,8 @@
  * main.c reads the options, starts -t worker threads and prints progress;
  * loop.c is one TCP worker: an epoll loop over its share of the
  * connections, written once for every mode (a mode is a pair of messages:
- * what is sent, what must come back); udp.c is the UDP worker, with
+ * what is sent, what must come back), whose ping-pong data can go through
+ * an io_uring instead; udp.c is the UDP worker, with
  * sequence numbers; worker.c is what both share (the thread, the end of a
  * run) and gathers their results interval by interval; target.c reads the targets and source addresses; proto.c the
  * request templates and answer rules of other protocols; heap.c is the
@@ -207,6 +208,7 @@ struct config {
 	struct fileset *files;		/* --mode file */
 	bool http;			/* --http: file mode's framing */
 	size_t window;		/* messages in flight per connection */
+	enum io_kind { IO_AUTO, IO_EPOLL, IO_URING } io;	/* --io */
 };
 
 /* One interval's results. */
@@ -324,6 +326,10 @@ struct wbase {
 	struct hist lat, ilat;
 };
 
+/* io_uring for ping-pong (loop.c): whether the run may use it, and whether
+ * this kernel has what it needs (0, or an errno). */
+bool ring_fits(const struct config *cfg);
+int ring_available(void);
 struct wbase *tcp_worker_new(struct shared *sh, unsigned id, uint64_t first,
     uint64_t nconns, int notify_fd);
 struct wbase *udp_worker_new(struct shared *sh, unsigned id, uint64_t first,

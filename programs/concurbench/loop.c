@@ -10,7 +10,8 @@
  * reply with nbytes_pattern().
  *
  * The common case costs one send(2), one recv(2) and a share of one
- * epoll_wait(2) per request, and no allocation: everything is sized at
+ * epoll_wait(2) per request (ping-pong: a share of one io_uring_enter(2),
+ * below), and no allocation: everything is sized at
  * start.  Persistent connections are level-triggered with EPOLLOUT armed only
  * while a send is blocked; per-request connections are edge-triggered for
  * both directions, so they need no epoll_ctl beyond the ADD.
@@ -31,6 +32,7 @@
 #include <stdarg.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -38,6 +40,9 @@
 #include <unistd.h>
 
 #include <nettle/sha2.h>
+#ifdef HAVE_LIBURING
+#include <liburing.h>
+#endif
 
 #include "io.h"
 #include "log.h"
@@ -87,6 +92,8 @@ struct conn {
 	size_t txl, rxl;
 	unsigned tm;		/* terminator bytes matched */
 	struct fconn *f;	/* --mode file */
+	uint16_t gen;		/* io_uring: this socket, among the slot's */
+	uint8_t uops;		/* io_uring: its operations in flight */
 };
 
 struct worker {
@@ -118,6 +125,13 @@ struct worker {
 	uint64_t measure_start;	/* the shared one, once it is known */
 	bool persistent;
 	bool have_pwait2;
+	bool uring;		/* the connections' data goes through ring */
+	bool ring_up;
+	bool ep_polled;		/* ring holds a poll of ep */
+	unsigned char *rbufs;	/* io_uring: an answer's room per connection */
+#ifdef HAVE_LIBURING
+	struct io_uring ring;
+#endif
 	size_t tx_len, rx_len;
 	unsigned char buf[SCRATCH];
 };
@@ -182,6 +196,13 @@ close_fd(struct worker *w, struct conn *c, bool reset)
 		return;
 	if (reset)
 		(void)net_set_linger0(c->fd);
+	/* io_uring: operations in flight hold the socket open until a
+	 * shutdown ends them; what they report after is of an old socket. */
+	if (c->uops != 0) {
+		(void)shutdown(c->fd, SHUT_RDWR);
+		c->uops = 0;
+		c->gen++;
+	}
 	/* close() drops the descriptor from the epoll set. */
 	close(c->fd);
 	c->fd = -1;
@@ -401,28 +422,54 @@ set_out(struct worker *w, struct conn *c, bool on)
 		c->out_armed = on;
 }
 
+/* The next message on c begins, if one may begin now. */
+static bool
+next_message(struct worker *w, struct conn *c)
+{
+	uint64_t t;
+
+	if ((t = begin(w, c)) == 0)
+		return false;
+	c->ts[c->tx_m & w->wmask] = t;
+	msg_begin(w, c, c->tx_m);
+	c->tx_m++;
+	w->inflight++;
+	c->tx_part = true;
+	c->tx_off = 0;
+	c->deadline = w->now + w->io_timeout;
+	return true;
+}
+
+/* n more bytes of c's message went out: true once all of it has. */
+static bool
+sent(struct worker *w, struct conn *c, size_t n)
+{
+	c->tx_total += (uint64_t)n;
+	if (measuring(w, w->now))
+		bump(&w->b.st.bytes_tx, (uint64_t)n);
+	c->tx_off += n;
+	c->deadline = w->now + w->io_timeout;
+	if (c->tx_off < c->txl)
+		return false;
+	c->tx_part = false;
+	return true;
+}
+
+static int ring_send(struct worker *, struct conn *);
+
 /* Send what may be sent.  0, or -1 when c failed. */
 static int
 do_send(struct worker *w, struct conn *c)
 {
-	const unsigned char *src;
-	uint64_t t;
 	ssize_t n;
 
+	if (w->uring)
+		return ring_send(w, c);
 	for (;;) {
-		if (!c->tx_part) {
-			if ((t = begin(w, c)) == 0)
-				break;
-			c->ts[c->tx_m & w->wmask] = t;
-			msg_begin(w, c, c->tx_m);
-			c->tx_m++;
-			w->inflight++;
-			c->tx_part = true;
-			c->tx_off = 0;
-			c->deadline = w->now + w->io_timeout;
-		}
-		src = c->txp + c->tx_off;
-		n = send(c->fd, src, c->txl - c->tx_off, MSG_NOSIGNAL);
+		if (!c->tx_part && !next_message(w, c))
+			break;
+		n = send(c->fd, c->txp + c->tx_off, c->txl - c->tx_off,
+		    MSG_NOSIGNAL);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -433,18 +480,12 @@ do_send(struct worker *w, struct conn *c)
 			fail_errno(w, c, errno, "send");
 			return -1;
 		}
-		c->tx_total += (uint64_t)n;
-		if (measuring(w, w->now))
-			bump(&w->b.st.bytes_tx, (uint64_t)n);
-		c->tx_off += (size_t)n;
-		c->deadline = w->now + w->io_timeout;
-		if (c->tx_off < c->txl) {
+		if (!sent(w, c, (size_t)n)) {
 			/* The socket buffer is full; a retry now would only
 			 * say EAGAIN. */
 			set_out(w, c, true);
 			return 0;
 		}
-		c->tx_part = false;
 	}
 	set_out(w, c, false);
 	return 0;
@@ -695,12 +736,81 @@ file_recv(struct worker *w, struct conn *c, bool *done)
 
 /* Read and check what came.  0 when c lives on, 1 when it was closed
  * (failed, or its request done in a per-request mode). */
+/* The server closed c. */
+static void
+ended(struct worker *w, struct conn *c)
+{
+	report_first(&w->b, ERR_EOF, c->id, c->tx_m > c->rx_m ? "the server "
+	    "closed the connection before the answer was complete" :
+	    "the server closed an idle connection");
+	fail(w, c, ERR_EOF);
+}
+
+/* n bytes of answers, at p, came in on c: check them, and complete the
+ * requests they end.  0, or 1 when c is gone (failed, or closed after its
+ * request). */
+static int
+answers(struct worker *w, struct conn *c, const unsigned char *p, size_t n,
+    bool *done)
+{
+	const unsigned char *want;
+	uint64_t t_end = 0;
+	size_t take, i;
+
+	c->rx_total += (uint64_t)n;
+	c->deadline = w->now + w->io_timeout;
+	if (measuring(w, w->now))
+		bump(&w->b.st.bytes_rx, (uint64_t)n);
+	for (; n > 0; p += take, n -= take) {
+		if (w->until && c->tx_m == c->rx_m) {
+			/* Bytes after the answer, before a request. */
+			extra(w, c, n);
+			return 1;
+		}
+		take = c->rxl - c->rx_off;
+		if (take > n)
+			take = n;
+		if (w->until) {
+			take = until(w->proto, c, p, take);
+			if (c->tm == w->proto->termlen)
+				c->rxl = c->rx_off + take;
+			else if (c->rx_off + take == REPLY_MAX) {
+				too_long(w, c);
+				return 1;
+			}
+		} else if (w->check) {
+			if (w->window > 1 && c->rx_off == 0)
+				c->rxp = pattern(w, c, c->rx_m);
+			want = c->rxp + c->rx_off;
+			if (memcmp(p, want, take) != 0) {
+				for (i = 0; p[i] == want[i]; i++)
+					;
+				describe_mismatch(w, c, c->rx_m,
+				    c->rx_off + i, want[i], p[i]);
+				fail(w, c, ERR_VERIFY);
+				return 1;
+			}
+		}
+		c->rx_off += take;
+		if (c->rx_off == c->rxl) {
+			if (t_end == 0)
+				t_end = now_ns();
+			*done = true;
+			complete(w, c, t_end);
+			if (!w->persistent)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+/* Read what c's server sent.  0, or 1 when c is gone; *done when a request
+ * completed. */
 static int
 do_recv(struct worker *w, struct conn *c, bool *done)
 {
-	const unsigned char *p, *want;
-	uint64_t allowed, t_end = 0;
-	size_t asked, len, take, i;
+	uint64_t allowed;
+	size_t asked;
 	ssize_t n;
 
 	if (w->fs != NULL)
@@ -712,11 +822,7 @@ do_recv(struct worker *w, struct conn *c, bool *done)
 		    (size_t)allowed : SCRATCH;
 		n = recv(c->fd, w->buf, asked, 0);
 		if (n == 0) {
-			report_first(&w->b, ERR_EOF, c->id, c->tx_m > c->rx_m ?
-			    "the server closed the connection before the "
-			    "answer was complete" : "the server closed an "
-			    "idle connection");
-			fail(w, c, ERR_EOF);
+			ended(w, c);
 			return 1;
 		}
 		if (n == -1) {
@@ -731,57 +837,115 @@ do_recv(struct worker *w, struct conn *c, bool *done)
 			extra(w, c, (size_t)n);
 			return 1;
 		}
-		c->rx_total += (uint64_t)n;
-		c->deadline = w->now + w->io_timeout;
-		if (measuring(w, w->now))
-			bump(&w->b.st.bytes_rx, (uint64_t)n);
-		for (p = w->buf, len = (size_t)n; len > 0; p += take,
-		    len -= take) {
-			if (w->until && c->tx_m == c->rx_m) {
-				/* Bytes after the answer, before a request. */
-				extra(w, c, len);
-				return 1;
-			}
-			take = c->rxl - c->rx_off;
-			if (take > len)
-				take = len;
-			if (w->until) {
-				take = until(w->proto, c, p, take);
-				if (c->tm == w->proto->termlen)
-					c->rxl = c->rx_off + take;
-				else if (c->rx_off + take == REPLY_MAX) {
-					too_long(w, c);
-					return 1;
-				}
-			} else if (w->check) {
-				if (w->window > 1 && c->rx_off == 0)
-					c->rxp = pattern(w, c, c->rx_m);
-				want = c->rxp + c->rx_off;
-				if (memcmp(p, want, take) != 0) {
-					for (i = 0; p[i] == want[i]; i++)
-						;
-					describe_mismatch(w, c, c->rx_m,
-					    c->rx_off + i, want[i], p[i]);
-					fail(w, c, ERR_VERIFY);
-					return 1;
-				}
-			}
-			c->rx_off += take;
-			if (c->rx_off == c->rxl) {
-				if (t_end == 0)
-					t_end = now_ns();
-				*done = true;
-				complete(w, c, t_end);
-				if (!w->persistent)
-					return 1;
-			}
-		}
+		if (answers(w, c, w->buf, (size_t)n, done))
+			return 1;
 		/* A short read drained the socket; a finished message means
 		 * the next one is not sent yet.  Either way, nothing more. */
 		if ((size_t)n < asked || *done)
 			return 0;
 	}
 }
+
+/* ---- io_uring ----
+ *
+ * Ping-pong with the built-in messages moves its data through an io_uring
+ * with deferred task work (one system call a turn submits every send and
+ * receive and reaps what finished, in the worker's own time) where the
+ * kernel has it: on 2 cores, about an eighth less client CPU per request
+ * than one send(2) and one recv(2) each.  Connecting stays with epoll,
+ * whose descriptor the ring polls.  A connection's receive lands in its own
+ * rbufs slot, rx_len bytes.
+ */
+enum { OP_SEND, OP_RECV, OP_EPOLL };
+#define RING_MSG_MAX	4096	/* largest message size that uses the ring */
+
+#ifdef HAVE_LIBURING
+static uint64_t
+ring_tag(const struct worker *w, const struct conn *c, unsigned op)
+{
+	return (uint64_t)(c - w->conns) << 18 | (uint64_t)c->gen << 2 | op;
+}
+
+/* An entry to fill; NULL when the ring is full and will not take more. */
+static struct io_uring_sqe *
+ring_sqe(struct worker *w)
+{
+	struct io_uring_sqe *s = io_uring_get_sqe(&w->ring);
+
+	if (s == NULL && io_uring_submit(&w->ring) >= 0)
+		s = io_uring_get_sqe(&w->ring);
+	return s;
+}
+
+static int
+ring_post(struct worker *w, struct conn *c, unsigned op)
+{
+	struct io_uring_sqe *s;
+
+	if ((s = ring_sqe(w)) == NULL) {
+		fail_errno(w, c, EBUSY, op == OP_SEND ? "send" : "recv");
+		return -1;
+	}
+	if (op == OP_SEND)
+		io_uring_prep_send(s, c->fd, c->txp + c->tx_off,
+		    c->txl - c->tx_off, MSG_NOSIGNAL);
+	else
+		io_uring_prep_recv(s, c->fd, w->rbufs + (size_t)(c -
+		    w->conns) * w->rx_len, c->rxl - c->rx_off, 0);
+	io_uring_sqe_set_data64(s, ring_tag(w, c, op));
+	c->uops++;
+	return 0;
+}
+
+/* The next message on c, and the receive of its answer. */
+static int
+ring_send(struct worker *w, struct conn *c)
+{
+	if (c->tx_part || !next_message(w, c))
+		return 0;
+	if (ring_post(w, c, OP_SEND) == -1)
+		return -1;
+	return ring_post(w, c, OP_RECV);
+}
+
+static void
+ring_done(struct worker *w, struct conn *c, unsigned op, int res)
+{
+	bool done = false;
+
+	c->uops--;
+	if (res < 0) {
+		fail_errno(w, c, -res, op == OP_SEND ? "send" : "recv");
+		return;
+	}
+	if (op == OP_SEND) {
+		if (!sent(w, c, (size_t)res))
+			(void)ring_post(w, c, OP_SEND);
+		else if (c->rx_m == c->tx_m)
+			(void)ring_send(w, c);	/* the answer came first */
+		return;
+	}
+	if (res == 0) {
+		ended(w, c);
+		return;
+	}
+	if (answers(w, c, w->rbufs + (size_t)(c - w->conns) * w->rx_len,
+	    (size_t)res, &done))
+		return;
+	if (done)
+		(void)ring_send(w, c);
+	else
+		(void)ring_post(w, c, OP_RECV);
+}
+#else
+static int
+ring_send(struct worker *w, struct conn *c)
+{
+	(void)w;
+	(void)c;
+	return -1;
+}
+#endif
 
 /* ---- connections ---- */
 
@@ -853,7 +1017,10 @@ connected(struct worker *w, struct conn *c)
 	c->deadline = 0;
 	bump(&w->b.st.connects, 1);
 	if (w->persistent) {
-		set_out(w, c, false);
+		if (w->uring)
+			(void)epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
+		else
+			set_out(w, c, false);
 		if (w->interval && w->cfg->connect_rate && c->opened == 1)
 			sched_from(w, c, w->now);
 	}
@@ -895,11 +1062,13 @@ on_event(struct worker *w, struct conn *c, uint32_t ev)
 	if (c->state == C_CONNECTING) {
 		if (connected(w, c) == -1 || do_send(w, c) == -1)
 			return;
+		if (w->uring)
+			return;		/* the ring has it now */
 		/* A server that speaks first (daytime) may have spoken
 		 * already: edge-triggered, that is said only now. */
 		ev &= ~(uint32_t)EPOLLOUT;
 	}
-	if (c->state != C_UP)
+	if (c->state != C_UP || w->uring)
 		return;
 	if ((ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) && do_recv(w, c, &done))
 		return;
@@ -949,6 +1118,119 @@ wait_events(struct worker *w, struct epoll_event *evs, uint64_t until)
 {
 	return epoll_until(w->ep, evs, NEVENTS, w->now, until,
 	    &w->have_pwait2);
+}
+
+#ifdef HAVE_LIBURING
+static int
+ring_open(struct io_uring *ring, unsigned entries)
+{
+	struct io_uring_params p;
+
+	memset(&p, 0, sizeof(p));
+	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+	return io_uring_queue_init_params(entries, ring, &p);
+}
+
+/* Submit what is queued and wait for a completion until `until`. */
+static int
+ring_wait(struct worker *w, uint64_t until)
+{
+	struct __kernel_timespec ts;
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *s;
+	uint64_t d = until > w->now ? until - w->now : 0;
+	int r;
+
+	if (!w->ep_polled && (s = ring_sqe(w)) != NULL) {
+		io_uring_prep_poll_add(s, w->ep, POLLIN);
+		io_uring_sqe_set_data64(s, OP_EPOLL);
+		w->ep_polled = true;
+	}
+	ts.tv_sec = (long long)(d / 1000000000u);
+	ts.tv_nsec = (long long)(d % 1000000000u);
+	r = io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
+	if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY) {
+		errno = -r;
+		return -1;
+	}
+	return 0;
+}
+
+/* What finished: the connections' sends and receives, and connections
+ * coming up (epoll's). */
+static void
+ring_reap(struct worker *w, struct epoll_event *evs)
+{
+	struct io_uring_cqe *cqe;
+	struct conn *c;
+	uint64_t tag;
+	unsigned budget = 4 * w->ring.cq.ring_entries;
+	int res, n, k;
+
+	while (budget-- > 0 && io_uring_peek_cqe(&w->ring, &cqe) == 0) {
+		tag = cqe->user_data;
+		res = cqe->res;
+		io_uring_cqe_seen(&w->ring, cqe);
+		if ((tag & 3) == OP_EPOLL) {
+			w->ep_polled = false;
+			n = epoll_wait(w->ep, evs, NEVENTS, 0);
+			for (k = 0; k < n; k++)
+				on_event(w, evs[k].data.ptr, evs[k].events);
+			continue;
+		}
+		c = &w->conns[tag >> 18];
+		if (c->fd >= 0 && (uint16_t)(tag >> 2) == c->gen)
+			ring_done(w, c, (unsigned)(tag & 3), res);
+	}
+}
+#endif
+
+/* Whether this kernel gives the ring ping-pong needs: 0, or an errno. */
+int
+ring_available(void)
+{
+#ifdef HAVE_LIBURING
+	struct io_uring ring;
+	int r = ring_open(&ring, 4);
+
+	if (r < 0)
+		return -r;
+	io_uring_queue_exit(&ring);
+	return 0;
+#else
+	return ENOSYS;
+#endif
+}
+
+bool
+ring_fits(const struct config *cfg)
+{
+	return !cfg->udp && cfg->mode == MODE_PINGPONG && cfg->proto == NULL &&
+	    cfg->size <= RING_MSG_MAX;
+}
+
+/* Wait for something to do until `until`: -1 on an error. */
+static int
+wait_any(struct worker *w, struct epoll_event *evs, uint64_t until)
+{
+	int n, k;
+
+#ifdef HAVE_LIBURING
+	if (w->uring) {
+		if (ring_wait(w, until) == -1)
+			return -1;
+		w->now = now_ns();
+		ring_reap(w, evs);
+		return 0;
+	}
+#endif
+	n = wait_events(w, evs, until);
+	if (n == -1)
+		return errno == EINTR ? 0 : -1;
+	w->now = now_ns();
+	for (k = 0; k < n; k++)
+		on_event(w, evs[k].data.ptr, evs[k].events);
+	return 0;
 }
 
 static uint64_t
@@ -1033,8 +1315,19 @@ worker_main(void *arg)
 	struct epoll_event evs[NEVENTS];
 	struct hnode *top;
 	uint64_t next_sweep, until, period;
-	int n, k;
 
+#ifdef HAVE_LIBURING
+	if (w->uring) {
+		int r = ring_open(&w->ring, w->nconns < 2048 ?
+		    2 * (unsigned)w->nconns + 2 : 4096);
+
+		w->ring_up = r == 0;
+		w->uring = w->ring_up;
+		if (r < 0)
+			log_verbose("worker %u: io_uring: %s; epoll instead",
+			    w->b.id, strerror(-r));
+	}
+#endif
 	if (w->persistent && !w->cfg->connect_rate)
 		connect_all(w);
 	pthread_barrier_wait(&sh->up);
@@ -1057,14 +1350,10 @@ worker_main(void *arg)
 			until = w->b.iv_next;
 		if ((top = heap_top(&w->heap)) != NULL && top->wake < until)
 			until = top->wake;
-		n = wait_events(w, evs, until);
-		if (n == -1 && errno != EINTR) {
-			log_warn("epoll_wait");
+		if (wait_any(w, evs, until) == -1) {
+			log_warn(w->uring ? "io_uring_enter" : "epoll_wait");
 			break;
 		}
-		w->now = now_ns();
-		for (k = 0; k < n; k++)
-			on_event(w, evs[k].data.ptr, evs[k].events);
 		while ((top = heap_top(&w->heap)) != NULL &&
 		    top->wake <= w->now) {
 			heap_remove(&w->heap, top);
@@ -1091,6 +1380,11 @@ tcp_worker_free(struct wbase *b)
 			close_fd(w, &w->conns[i], w->cfg->close_reset);
 	if (w->ep != -1)
 		close(w->ep);
+#ifdef HAVE_LIBURING
+	if (w->ring_up)
+		io_uring_queue_exit(&w->ring);
+#endif
+	free(w->rbufs);
 	free(w->conns);
 	free(w->tsbuf);
 	free(w->protobuf);
@@ -1135,7 +1429,10 @@ tcp_worker_new(struct shared *sh, unsigned id, uint64_t first,
 		w->interval = (uint64_t)(1e9 * (double)cfg->conns /
 		    (double)cfg->rate);
 	w->ramp = cfg->ramp;
+	w->uring = cfg->io == IO_URING;
 	w->conns = calloc(nconns, sizeof(*w->conns));
+	if (w->uring)
+		w->rbufs = malloc(nconns * w->rx_len);
 	w->tsbuf = calloc(nconns * cfg->window, sizeof(*w->tsbuf));
 	w->ep = epoll_create1(EPOLL_CLOEXEC);
 	if (p != NULL) {
@@ -1150,6 +1447,7 @@ tcp_worker_new(struct shared *sh, unsigned id, uint64_t first,
 		w->fconns = calloc(nconns, sizeof(*w->fconns));
 	}
 	if (w->conns == NULL || w->tsbuf == NULL || w->ep == -1 ||
+	    (w->uring && w->rbufs == NULL) ||
 	    heap_init(&w->heap, nconns) == -1 || (per && !w->protobuf) ||
 	    (w->fs != NULL && w->fconns == NULL)) {
 		tcp_worker_free(&w->b);

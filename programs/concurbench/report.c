@@ -191,6 +191,8 @@ report_text(const struct results *r)
 		printf(", connecting %" PRIu64 "/s", c->connect_rate);
 	printf("\n  ");
 	print_loop(c);
+	if (c->io != IO_AUTO)
+		printf(", %s", c->io == IO_URING ? "io_uring" : "epoll");
 	printf(", verification %s", c->verify ? "on" :
 	    "OFF (--no-verify: replies were not checked)");
 	if (is_conn_mode(c->mode))
@@ -461,6 +463,9 @@ report_json(const struct results *r, const char *error, int code)
 	json_str("request", c->proto ? c->proto->req_text : NULL);
 	printf(",");
 	json_str("answer", c->proto ? c->proto->rule_text : NULL);
+	printf(",");
+	json_str("io", c->io == IO_AUTO ? NULL : c->io == IO_URING ?
+	    "io_uring" : "epoll");
 	printf("},");
 	printf("\"elapsed_s\":%.6f,\"requests\":%" PRIu64 ",\"issued\":%"
 	    PRIu64 ",\"failed\":%" PRIu64 ",\"cut_off\":%" PRIu64
