@@ -37,6 +37,14 @@ stream epoll-ref 1000 250 2360000000 1.0
 stream libuv 1000 250 1840000000 1.0
 stream concurd-fork 1000 250 2720000000 1.0
 EOF
+		# The client load: generator requests rate client_cpu_us_per_req
+		while read -r gen req rate ccpu; do
+			printf '%s\tclient\t-\t%s\t%s\t%s\t0\t0\t0\t0\t2.0\t%s\n' "$r" "$gen" "$req" "$rate" "$ccpu"
+		done <<'EOF'
+ref-pingpong 584000 146000 6.4
+concurbench 632000 158000 6.0
+concurbench-epoll 540000 135000 6.9
+EOF
 	done
 } >"$RUN/results.tsv"
 printf 'round\tserver\tconns\testablished\trss0_kb\trss1_kb\tbytes_per_conn\terrors\n' >"$RUN/idle.tsv"
@@ -72,4 +80,12 @@ like "$reset" 'concurd-epoll-w1' "reset close: about the configuration that meet
 like "$reset" '\*\*not met\*\*' "reset close: not met, since the ratio to epoll-ref is not"
 like "$reset" '×0\.80' "... and it says which reading fails"
 like "$(grep '^| 64 persistent' <<<"$rows")" '\*\*met\*\*' "64 B ping-pong: met (both readings)"
+
+# The load generator: its own target and table, and no generator among the
+# servers.
+gen=$(grep '^| the load generator' <<<"$rows")
+like "$gen" 'rate ×1\.08, client CPU ×0\.94 \| \*\*met\*\*' "the generator target: ratios within rounds, met"
+like "$md" '\| concurbench --io epoll \| 135,000[^|]* \| 6\.90[^|]* \| 0\.92 \| 1\.08 \|' "the generator table has the epoll loop beside the reference"
+servers=$(sed -n '/^## The servers/,/^## /p' <<<"$md")
+unlike "$servers" 'ref-pingpong|concurbench' "generators are not listed as servers"
 done_testing

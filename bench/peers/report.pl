@@ -55,6 +55,7 @@ sub minmax {
 # Per row: server CPU per operation (request, connection) in microseconds.
 for my $r (@rows) {
 	$r->{cpu_us} = $r->{requests} > 0 ? $r->{server_cpu_s} * 1e6 / $r->{requests} : undef;
+	$r->{client_us} = $r->{client_cpu_us_per_req} || undef;
 	$r->{gbps} = $r->{rx_bytes_per_s} / 1e9;
 	# stream: CPU per MiB echoed
 	my $mib = $r->{rx_bytes_per_s} * $dur / 1048576;
@@ -66,7 +67,8 @@ my (%cell, %order);
 for my $r (@rows) {
 	my $k = "$r->{load}/$r->{size}";
 	push @{ $cell{$k}{ $r->{server} } }, $r;
-	$order{ $r->{server} } //= scalar keys %order;
+	# The client load's rows name load generators, not servers.
+	$order{ $r->{server} } //= scalar keys %order unless $r->{load} eq 'client';
 }
 sub rowsof { my ($k, $s) = @_; return @{ $cell{$k}{$s} // [] } }
 sub med { my ($k, $s, $f) = @_; return median(map { $_->{$f} } rowsof($k, $s)) }
@@ -303,6 +305,20 @@ for my $s (qw(concurd-epoll concurd-uring concurd-poll)) {
 	push @t, ["idle connections", "≤ 1 KiB user memory per connection ($s)",
 	    sprintf("%s B per connection at %s connections", fmt($b, 0), $r[0]{established}), verdict($b <= 1024)];
 }
+# The load generator: concurbench as shipped against the least a ping-pong
+# generator can do, both driving concurd as shipped.
+my $GREF = 'ref-pingpong';
+if ($cell{'client/-'} && $cell{'client/-'}{$GREF} && $cell{'client/-'}{concurbench}) {
+	my $k = 'client/-';
+	my ($x, $y) = (ratio($k, 'concurbench', $GREF, 'client_us'), ratio($k, 'concurbench', $GREF, 'rate'));
+	push @t, ["the load generator, 64 × 64 B ping-pong",
+	    "concurbench as shipped: rate ≥ ${GREF}'s at ≤ its client CPU per request",
+	    sprintf("concurbench %s requests/s at %s µs/request, %s %s at %s: rate ×%s, client CPU ×%s",
+		fmt(med($k, 'concurbench', 'rate'), 0), fmt(med($k, 'concurbench', 'client_us')), $GREF,
+		fmt(med($k, $GREF, 'rate'), 0), fmt(med($k, $GREF, 'client_us')), fmt($y), fmt($x)),
+	    !defined $x || !defined $y ? '**not met**' : $y < 0.97 ? sprintf("**not met**: rate ×%s", fmt($y))
+	    : $x > 1.0 ? sprintf("**not met**: client CPU ×%s", fmt($x)) : '**met**'];
+}
 if (@t) {
 	p "## Targets\n\n";
 	p "Verdicts by these rules: \"same or higher rate\" counts a within-round ratio of 0.97 or more as the same (the runs' own noise); \"no cliff\" means every size keeps at least half epoll-ref's rate at that size.\n\n";
@@ -381,6 +397,23 @@ if (@sizes) {
 	p "\n";
 }
 
+if ($cell{'client/-'}) {
+	my $k = 'client/-';
+	my @g = sort { (med($k, $a, 'client_us') // 1e99) <=> (med($k, $b, 'client_us') // 1e99) } keys %{ $cell{$k} };
+	p "## The load generator\n\n";
+	p "Each generator in turn drives concurd as shipped with 64 connections of 64-byte ping-pong (`concurbench -c 64 -s 64`, `ref-pingpong HOST PORT 64 64 SECS`); client CPU per request is what the generator reports from getrusage(2). $GREF (`bench/ref-pingpong.c`) is the least a ping-pong generator can do: one thread, one epoll loop, one send(2) and one recv(2) a request, no timing and no verification. concurbench times and verifies every request.\n\n";
+	p "| generator | request/s | client CPU µs/request | rate ×$GREF | client CPU ×$GREF | server CPU µs/request | errors |\n|---|---:|---:|---:|---:|---:|---:|\n";
+	my %what = ('concurbench' => 'concurbench (as shipped)', 'concurbench-epoll' => 'concurbench --io epoll');
+	for my $s (@g) {
+		p sprintf "| %s | %s%s | %s%s | %s | %s | %s | %d |\n", $what{$s} // $s,
+		    fmt(med($k, $s, 'rate'), 0), spread($k, $s, 'rate', 0),
+		    fmt(med($k, $s, 'client_us')), spread($k, $s, 'client_us'),
+		    fmt(ratio($k, $s, $GREF, 'rate')), fmt(ratio($k, $s, $GREF, 'client_us')),
+		    fmt(med($k, $s, 'cpu_us')), errs($k, $s);
+	}
+	p "\n";
+}
+
 if (@idle) {
 	my %by;
 	push @{ $by{ $_->{server} } }, $_ for @idle;
@@ -418,7 +451,7 @@ print $o @md;
 close $o;
 
 # --- charts ----------------------------------------------------------------------
-my @bars = grep { $cell{$_} } ('pp64/-', 'conn-reset/-');
+my @bars = grep { $cell{$_} && %{ $cell{$_} } } ('pp64/-', 'conn-reset/-');
 if (@bars) {
 	my @s = sort { $order{$a} <=> $order{$b} } keys %order;
 	open(my $d, '>', "$run/cpu.dat") or die;

@@ -61,7 +61,11 @@ ALL_SERVERS="epoll-ref libuv libevent socat xinetd ncat concurd concurd-epoll
 EVENT_SERVERS="epoll-ref libuv libevent concurd concurd-epoll concurd-uring concurd-poll"
 SWEEP_SERVERS="epoll-ref libuv libevent socat xinetd ncat concurd-epoll
 	concurd-uring concurd-thread concurd-fork"
-ALL_LOADS="pp64 conn-reset conn-normal stream sweep idle"
+ALL_LOADS="pp64 conn-reset conn-normal stream sweep idle client"
+# The client load: concurd as shipped, driven by each of these generators
+# in turn (64 x 64 B ping-pong): concurbench as shipped, concurbench's
+# epoll loop, and bench/ref-pingpong.c, the least a generator can do.
+CLIENTS="ref-pingpong concurbench concurbench-epoll"
 SWEEP_SIZES="1 64 1k 4k 16k 64k 256k 1M"
 SWEEP_CONNS=4
 
@@ -76,6 +80,7 @@ while [ $# -gt 0 ]; do
 	--out) OUT=$2; shift ;;
 	--no-install) INSTALL=0 ;;
 	--list) echo "servers: " $ALL_SERVERS; echo "loads: " $ALL_LOADS
+		echo "generators (client load): $CLIENTS"
 		echo "sweep sizes: $SWEEP_SIZES"; exit 0 ;;
 	-h|--help) usage; exit 0 ;;
 	*) usage >&2; exit 64 ;;
@@ -135,9 +140,10 @@ if [ -n "$missing" ]; then
 		exit 69
 	fi
 fi
-$MAKE --no-print-directory -s B="$B" O="$O" all peer-servers >&2 ||
+$MAKE --no-print-directory -s B="$B" O="$O" all peer-servers "$B/bench/ref-pingpong" >&2 ||
 	{ echo "run.sh: build failed" >&2; exit 70; }
-for f in "$BENCH" "$CONCURD" "$PEERBIN/epoll-echo" "$PEERBIN/uv-echo" "$PEERBIN/event-echo"; do
+REFCLIENT=$ROOT/$B/bench/ref-pingpong
+for f in "$BENCH" "$CONCURD" "$PEERBIN/epoll-echo" "$PEERBIN/uv-echo" "$PEERBIN/event-echo" "$REFCLIENT"; do
 	[ -x "$f" ] || { echo "run.sh: $f was not built" >&2; exit 70; }
 done
 
@@ -287,6 +293,7 @@ load_args() {
 load_servers() {
 	local set
 	case $1 in
+	client) echo concurd; return ;;
 	conn-normal|idle) set=$EVENT_SERVERS ;;
 	sweep) set=$SWEEP_SERVERS ;;
 	*) set=$ALL_SERVERS ;;
@@ -339,6 +346,38 @@ measure() {
 		    $j->{errors}{total}, $cpu, $j->{cpu}{us_per_request} // 0;
 	' "$json" "$round" "$load" "${size:--}" "$name" "$(awk -v a="$t0" -v b="$t1" -v t="$TICK" 'BEGIN { printf "%.4f", (b - a) / t }')" >>"$RESULTS"
 	tail -n1 "$RESULTS" | awk -F'\t' '{ printf "  %-10s %-18s %10s/s  p99 %8s us  server %.2f us/op  errors %s\n", $2 ($3 == "-" ? "" : " " $3), $4, $6, $8, ($5 > 0 ? $11 * 1e6 / $5 : 0), $10 }' >&2
+}
+
+# client ROUND GENERATOR: one row of results.tsv, the server concurd as
+# shipped, the generator one of CLIENTS (its name in the server column);
+# client_cpu_us_per_req is what the generator says it spent (getrusage).
+client() {
+	local round=$1 gen=$2 t0 t1 out json=$RUN/json/client-$2-r$1.json
+	local cmd=("$BENCH") row
+	start_server concurd || { printf '%s\tclient\t-\t%s\tFAILED\n' "$round" "$gen" >>"$RESULTS"; return; }
+	[ "$gen" = concurbench-epoll ] && cmd+=(--io epoll)
+	timeout 60 "$BENCH" 127.0.0.1 "$SPORT" -c 64 -s 64 -d "$WARM" --json >/dev/null 2>>"$RUN/logs/bench.log"
+	t0=$(tree "$SPID" | cut -d' ' -f1)
+	if [ "$gen" = ref-pingpong ]; then
+		out=$(timeout $((DUR + 60)) "$REFCLIENT" 127.0.0.1 "$SPORT" 64 64 "$DUR" 2>>"$RUN/logs/bench.log")
+		echo "$out" >"$RUN/json/client-$gen-r$round.txt"
+		# "requests N in T s = R req/s, client CPU C us/request"
+		row=$(echo "$out" | sed -n 's/^requests \([0-9]*\) in [0-9.]* s = \([0-9.]*\) req\/s, client CPU \([0-9.]*\) us\/request$/\1 \2 \3 0/p')
+	else
+		timeout $((DUR + 60)) "${cmd[@]}" 127.0.0.1 "$SPORT" -c 64 -s 64 -d "$DUR" --json >"$json" 2>>"$RUN/logs/bench.log"
+		row=$(perl -MJSON::PP -e 'local $/; my $j = eval { decode_json(<STDIN>) } or exit;
+			printf "%d %.1f %.3f %d\n", $j->{requests}, $j->{requests_per_s}, $j->{cpu}{us_per_request} // 0, $j->{errors}{total}' <"$json")
+	fi
+	t1=$(tree "$SPID" | cut -d' ' -f1)
+	stop_server
+	if [ -z "$row" ]; then
+		printf '%s\tclient\t-\t%s\tFAILED\n' "$round" "$gen" >>"$RESULTS"
+		return
+	fi
+	set -- $row
+	printf '%s\tclient\t-\t%s\t%s\t%s\t0\t0\t%.0f\t%s\t%s\t%s\n' "$round" "$gen" "$1" "$2" "$(awk -v r="$2" 'BEGIN { print r * 64 }')" \
+		"$4" "$(awk -v a="$t0" -v b="$t1" -v t="$TICK" 'BEGIN { printf "%.4f", (b - a) / t }')" "$3" >>"$RESULTS"
+	tail -n1 "$RESULTS" | awk -F'\t' '{ printf "  client     %-18s %10s/s  client %s us/op\n", $4, $6, $12 }' >&2
 }
 
 # idle ROUND SERVER: user-space memory per idle connection.  concurbench
@@ -423,6 +462,9 @@ for round in $(seq "$ROUNDS"); do
 			done ;;
 		idle)
 			for s in "${set[@]}"; do idle "$round" "$s"; done ;;
+		client)
+			mapfile -t gens < <(rotate $((round - 1)) $CLIENTS)
+			for g in "${gens[@]}"; do client "$round" "$g"; done ;;
 		*)
 			for s in "${set[@]}"; do measure "$round" "$load" "$s"; done ;;
 		esac
