@@ -242,10 +242,22 @@ dial(void)
 	return fd;
 }
 
+/*
+ * The io_uring probe of m->unavailable() leaves this process registered
+ * with a ring: when the ring's teardown work runs, later, it notifies the
+ * process with task work, and a blocking socket call with a timeout
+ * (SO_RCVTIMEO, SO_SNDTIMEO) returns EINTR for it, without any signal.
+ * Every call here retries EINTR.
+ */
 static int
 say(int fd, const char *s)
 {
-	return send(fd, s, strlen(s), MSG_NOSIGNAL) == (ssize_t)strlen(s) ? 0 : -1;
+	ssize_t r;
+
+	while ((r = send(fd, s, strlen(s), MSG_NOSIGNAL)) == -1 &&
+	    errno == EINTR)
+		;
+	return r == (ssize_t)strlen(s) ? 0 : -1;
 }
 
 static bool reply_is(int fd, const char *want);
@@ -264,8 +276,14 @@ get(int fd, char *buf, size_t len)
 	size_t got = 0;
 	ssize_t r;
 
-	while (got < len && (r = read(fd, buf + got, len - got)) > 0)
+	while (got < len) {
+		r = read(fd, buf + got, len - got);
+		if (r == -1 && errno == EINTR)
+			continue;	/* see say() */
+		if (r <= 0)
+			break;
 		got += (size_t)r;
+	}
 	return got;
 }
 
@@ -274,17 +292,30 @@ static bool
 eof_next(int fd)
 {
 	char c;
+	ssize_t r;
 
-	return read(fd, &c, 1) == 0;
+	while ((r = read(fd, &c, 1)) == -1 && errno == EINTR)
+		;
+	return r == 0;
 }
 
 static bool
 reply_is(int fd, const char *want)
 {
 	char buf[128];
-	size_t len = strlen(want);
+	size_t len = strlen(want), got;
+	int err;
 
-	return get(fd, buf, len) == len && memcmp(buf, want, len) == 0;
+	errno = 0;
+	got = get(fd, buf, len);
+	err = errno;
+	if (got == len && memcmp(buf, want, len) == 0)
+		return true;
+	printf("# wanted %zu bytes \"%.*s\", got %zu \"%.*s\"%s%s\n", len,
+	    (int)strcspn(want, "\n"), want, got, (int)strcspn(buf, "\n") <
+	    (int)got ? (int)strcspn(buf, "\n") : (int)got, buf,
+	    err ? ": " : got < len ? ": EOF" : "", err ? strerror(err) : "");
+	return false;
 }
 
 /* "file N" of a file of FILE_SIZE: the header, then min(N, FILE_SIZE)
