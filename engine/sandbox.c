@@ -244,28 +244,21 @@ on_sigsys(int sig, siginfo_t *si, void *uc)
 {
 	char line[200], num[16];
 	const char *name;
-	size_t n = 0, k;
+	size_t n = 0;
 	int nr = si->si_syscall, saved = errno;
 	struct sigaction dfl = { .sa_handler = SIG_DFL };
 	sigset_t set;
 
 	(void)uc;
 	/* "sandbox: system call NR (NAME) is not allowed: ..." */
-#define PUT(s) do { const char *s_ = (s); while (*s_ && n < sizeof(line) - 1) \
-	line[n++] = *s_++; } while (0)
-	PUT("sandbox: system call ");
-	k = sizeof(num);
-	num[--k] = '\0';
-	do
-		num[--k] = (char)('0' + (unsigned)nr % 10u);
-	while ((nr = (int)((unsigned)nr / 10u)) != 0 && k > 0);
-	PUT(num + k);
-	name = si->si_syscall >= 0 && si->si_syscall < NNAMES ?
-	    names[si->si_syscall] : NULL;
-	PUT(" (");
-	PUT(name != NULL ? name : "unknown");
-	PUT(") is not allowed: the process is killed (SIGSYS)");
-#undef PUT
+	name = nr >= 0 && nr < NNAMES ? names[nr] : NULL;
+	n = log_sig_put(line, n, sizeof(line), "sandbox: system call ");
+	n = log_sig_put(line, n, sizeof(line), log_sig_decimal(num,
+	    sizeof(num), (unsigned)nr));
+	n = log_sig_put(line, n, sizeof(line), " (");
+	n = log_sig_put(line, n, sizeof(line), name != NULL ? name : "unknown");
+	n = log_sig_put(line, n, sizeof(line),
+	    ") is not allowed: the process is killed (SIGSYS)");
 	line[n] = '\0';
 	log_signal_line(line);
 	/* Die of SIGSYS itself: the parent (or the shell) sees why. */

@@ -86,17 +86,16 @@ log_set_syslog(bool on)
 	use_syslog = on;
 }
 
-/* s at p in buf of cap bytes (less one), truncated: the new length. */
-static size_t
-put(char *buf, size_t p, size_t cap, const char *s)
+size_t
+log_sig_put(char *buf, size_t p, size_t cap, const char *s)
 {
 	while (*s != '\0' && p + 1 < cap)
 		buf[p++] = *s++;
 	return p;
 }
 
-static const char *
-decimal(char *buf, size_t cap, unsigned long v)
+const char *
+log_sig_decimal(char *buf, size_t cap, unsigned long v)
 {
 	size_t k = cap;
 
@@ -117,22 +116,22 @@ log_signal_line(const char *msg)
 	if (use_syslog && sigsyslog_fd >= 0) {
 		/* RFC 3164 without a timestamp (the receiver adds it):
 		 * "<PRI>TAG[PID]: MSG", PRI = daemon.err. */
-		n = put(line, n, sizeof(line), "<");
-		n = put(line, n, sizeof(line), decimal(num, sizeof(num),
+		n = log_sig_put(line, n, sizeof(line), "<");
+		n = log_sig_put(line, n, sizeof(line), log_sig_decimal(num, sizeof(num),
 		    LOG_DAEMON | LOG_ERR));
-		n = put(line, n, sizeof(line), ">");
-		n = put(line, n, sizeof(line), progname);
-		n = put(line, n, sizeof(line), "[");
-		n = put(line, n, sizeof(line), decimal(num, sizeof(num),
+		n = log_sig_put(line, n, sizeof(line), ">");
+		n = log_sig_put(line, n, sizeof(line), progname);
+		n = log_sig_put(line, n, sizeof(line), "[");
+		n = log_sig_put(line, n, sizeof(line), log_sig_decimal(num, sizeof(num),
 		    (unsigned long)getpid()));
-		n = put(line, n, sizeof(line), "]: ");
-		n = put(line, n, sizeof(line), msg);
+		n = log_sig_put(line, n, sizeof(line), "]: ");
+		n = log_sig_put(line, n, sizeof(line), msg);
 		(void)!send(sigsyslog_fd, line, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 		n = 0;
 	}
-	n = put(line, n, sizeof(line), progname);
-	n = put(line, n, sizeof(line), ": ");
-	n = put(line, n, sizeof(line), msg);
+	n = log_sig_put(line, n, sizeof(line), progname);
+	n = log_sig_put(line, n, sizeof(line), ": ");
+	n = log_sig_put(line, n, sizeof(line), msg);
 	line[n++] = '\n';
 	if (!use_syslog)
 		(void)!write(logfd, line, n);

@@ -18,6 +18,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdnoreturn.h>
 
 enum log_level {
@@ -49,6 +50,11 @@ void log_set_path(const char *path);
  * stderr; with syslog, to syslog (through a socket of its own, connected
  * when syslog was turned on) and a copy to stderr. */
 void log_signal_line(const char *msg);
+/* Async-signal-safe pieces of such a line: s at p in buf of cap bytes
+ * (less one for a NUL), truncated, giving the new length; and v in
+ * decimal, at the end of buf. */
+size_t log_sig_put(char *buf, size_t p, size_t cap, const char *s);
+const char *log_sig_decimal(char *buf, size_t cap, unsigned long v);
 
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
