@@ -61,6 +61,10 @@ for m in epoll uring fork prethread; do
 	held=$!
 	wait_for 15 grep -q held "$T/held"
 	is "$(cat "$T/held")" held "$m: a first connection of 203.0.113.9, held open"
+	if ! grep -q held "$T/held"; then	# rare: say what the server saw
+		diag "the server's log:" "$(tail -n 25 "$LOG")"
+		diag "its sockets:" "$(ss -tanp 2>/dev/null | grep -F "pid=$SERVER_PID," | head -n 20)"
+	fi
 	"$PS" 127.0.0.1 "$PORT" -s 203.0.113.9 -m 'second\n' >"$T/second" 2>&1
 	is "$(cat "$T/second")" "" "$m --per-ip 1: a second connection of the same client is refused"
 	is "$("$PS" 127.0.0.1 "$PORT" -s 203.0.113.10 -m 'other\n')" other \
