@@ -131,6 +131,6 @@ is "$?" 64 "--io poll: exit 64"
 like "$(cat "$T/err")" "--io: 'poll' is not auto, epoll or uring" "--io poll: the message names the choices"
 timeout 10 "$CB" 127.0.0.1 "$ECHO" -n 10 -m stream --io uring >/dev/null 2>"$T/err"
 is "$?" 64 "--io uring -m stream: exit 64"
-like "$(cat "$T/err")" 'only pingpong' "--io uring -m stream: the message says what can use it"
+like "$(cat "$T/err")" 'only TCP pingpong' "--io uring -m stream: the message says what can use it"
 
 done_testing

@@ -919,10 +919,13 @@ ring_done(struct worker *w, struct conn *c, unsigned op, int res)
 		return;
 	}
 	if (op == OP_SEND) {
-		if (!sent(w, c, (size_t)res))
+		if (!sent(w, c, (size_t)res)) {
 			(void)ring_post(w, c, OP_SEND);
-		else if (c->rx_m == c->tx_m)
-			(void)ring_send(w, c);	/* the answer came first */
+		} else if (c->rx_m == c->tx_m) {
+			/* The answer was reaped first: nothing is owed. */
+			c->deadline = 0;
+			(void)ring_send(w, c);
+		}
 		return;
 	}
 	if (res == 0) {

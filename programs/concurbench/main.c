@@ -113,6 +113,28 @@ opt_count(const char *opt, const char *s, uint64_t max)
 	return v;
 }
 
+/* Which of words (NULL-terminated) s is, or exit 64 naming them. */
+static int
+opt_word(const char *opt, const char *s, const char *const *words)
+{
+	char list[128];
+	size_t n = 0;
+	int i;
+
+	for (i = 0; words[i] != NULL; i++)
+		if (strcmp(s, words[i]) == 0)
+			return i;
+	list[0] = '\0';
+	for (i = 0; words[i] != NULL && n < sizeof(list); i++)
+		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s",
+		    i == 0 ? "" : words[i + 1] == NULL ? " or " : ", ",
+		    words[i]);
+	die(64, "%s: '%s' is not %s", opt, s, list);
+}
+/* In the order of their values. */
+static const char *const close_words[] = { "reset", "normal", NULL };
+static const char *const io_words[] = { "auto", "epoll", "uring", NULL };
+
 static uint64_t
 opt_time(const char *opt, const char *s, bool zero_ok)
 {
@@ -549,13 +571,8 @@ parse_args(int argc, char **argv, struct config *cfg)
 			lt.have_iotimeo = true;
 			break;
 		case O_CLOSE:
-			if (strcmp(optarg, "reset") == 0)
-				cfg->close_reset = true;
-			else if (strcmp(optarg, "normal") == 0)
-				cfg->close_reset = false;
-			else
-				die(64, "--close: '%s' is not reset or normal",
-				    optarg);
+			cfg->close_reset = opt_word("--close", optarg,
+			    close_words) == 0;
 			break;
 		case O_REQUEST:
 			lt.request = optarg;
@@ -577,15 +594,8 @@ parse_args(int argc, char **argv, struct config *cfg)
 			cfg->verify = false;
 			break;
 		case O_IO:
-			if (strcmp(optarg, "auto") == 0)
-				cfg->io = IO_AUTO;
-			else if (strcmp(optarg, "epoll") == 0)
-				cfg->io = IO_EPOLL;
-			else if (strcmp(optarg, "uring") == 0)
-				cfg->io = IO_URING;
-			else
-				die(64, "--io: '%s' is not auto, epoll or uring",
-				    optarg);
+			cfg->io = (enum io_kind)opt_word("--io", optarg,
+			    io_words);
 			break;
 		case O_FPATH:
 			files_add_path(&files, optarg);
@@ -1169,9 +1179,9 @@ choose_io(struct config *cfg)
 		return;
 	if (!ring_fits(cfg)) {
 		if (cfg->io == IO_URING)
-			die(64, "--io uring: only pingpong with its own "
-			    "messages (no --request or --payload, -s 4k at "
-			    "most) uses io_uring");
+			die(64, "--io uring: only TCP pingpong with its own "
+			    "messages (no -u, --request or --payload, -s 4k "
+			    "at most) uses io_uring");
 		cfg->io = IO_EPOLL;
 		return;
 	}
