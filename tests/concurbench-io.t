@@ -4,9 +4,10 @@
 # wrong byte caught, a server that closes every connection or stops
 # answering counted as such (the ring's operations on a dead socket are
 # ended, the connection opened again), an open-loop schedule kept.  auto
-# (the default) takes io_uring for ping-pong with the built-in messages
-# where the kernel gives it, epoll for the other modes, big messages, other
-# protocols, and where io_uring is refused (as in many containers).
+# (the default) takes io_uring for verified ping-pong with the built-in
+# messages where the kernel gives it, epoll for the other modes, big
+# messages, --no-verify, other protocols, and where io_uring is refused (as
+# in many containers).
 . "$(dirname "$0")/lib.sh"
 
 CB=$BIN/concurbench
@@ -112,6 +113,7 @@ is "$(io_of "$CB" 127.0.0.1 "$ECHO" -n 100 -c 2 -s 8k)" epoll "auto: messages ov
 is "$(io_of "$CB" 127.0.0.1 "$ECHO" -n 10 -c 1 -m stream)" epoll "auto: stream takes epoll"
 is "$(io_of "$CB" 127.0.0.1 "$ECHO" -n 10 -c 1 -m connrate)" epoll "auto: connrate takes epoll"
 is "$(io_of "$CB" 127.0.0.1 "$ECHO" -n 10 -c 1 --request 'hi\n')" epoll "auto: --request takes epoll"
+is "$(io_of "$CB" 127.0.0.1 "$ECHO" -n 10 -c 1 --no-verify)" epoll "auto: --no-verify takes epoll (it notices answers too long)"
 
 # Where io_uring is refused: auto goes on with epoll, --io uring says why.
 if [ -x "$NOU" ]; then

@@ -1165,10 +1165,10 @@ loopback(const struct sockaddr_storage *ss)
  * ~135k at 7.2 us).
  */
 /*
- * --io: ping-pong with its own messages goes through io_uring where the
- * kernel has deferred task work (on 2 cores, about an eighth less client
- * CPU per request than the epoll loop); everything else, and
- * every run where the ring cannot be had, through epoll.
+ * --io: verified ping-pong with its own messages goes through io_uring
+ * where the kernel has deferred task work (on 2 cores, about an eighth less
+ * client CPU per request than the epoll loop); everything else, and every
+ * run where the ring cannot be had, through epoll.
  */
 static void
 choose_io(struct config *cfg)
@@ -1180,8 +1180,8 @@ choose_io(struct config *cfg)
 	if (!ring_fits(cfg)) {
 		if (cfg->io == IO_URING)
 			die(64, "--io uring: only TCP pingpong with its own "
-			    "messages (no -u, --request or --payload, -s 4k "
-			    "at most) uses io_uring");
+			    "messages, verified (no -u, --request, --payload "
+			    "or --no-verify, -s 4k at most), uses io_uring");
 		cfg->io = IO_EPOLL;
 		return;
 	}
