@@ -141,6 +141,37 @@ dir_of(const char *path)
 	return dir;
 }
 
+/* Sanitizer builds: the directory each runtime writes its reports to
+ * (log_path= in ASAN_OPTIONS, TSAN_OPTIONS, UBSAN_OPTIONS), or a report
+ * found under the sandbox is lost and the runtime dies of it. */
+static int
+ll_allow_sanitizer_logs(int rs, uint64_t handled)
+{
+	static const char *const vars[] = { "ASAN_OPTIONS", "TSAN_OPTIONS",
+	    "UBSAN_OPTIONS" };
+	char path[4096];
+	const char *o, *p;
+	size_t i, n;
+	int e = 0;
+
+	for (i = 0; e == 0 && i < sizeof(vars) / sizeof(vars[0]); i++) {
+		if ((o = getenv(vars[i])) == NULL ||
+		    (p = strstr(o, "log_path=")) == NULL)
+			continue;
+		p += strlen("log_path=");
+		n = strcspn(p, ":");
+		if (n == 0 || n >= sizeof(path))
+			continue;
+		memcpy(path, p, n);
+		path[n] = '\0';
+		if (access(dir_of(path), W_OK) == 0)
+			e = ll_allow(rs, dir_of(path),
+			    LANDLOCK_ACCESS_FS_WRITE_FILE |
+			    LANDLOCK_ACCESS_FS_MAKE_REG, handled);
+	}
+	return e;
+}
+
 int
 sandbox_landlock(const struct sandbox_fs *fs)
 {
@@ -175,6 +206,8 @@ sandbox_landlock(const struct sandbox_fs *fs)
 	 * there is one (a chroot may have none). */
 	if (e == 0 && SANITIZED && access("/proc", F_OK) == 0)
 		e = ll_allow(rs, "/proc", rd, ra.handled_access_fs);
+	if (e == 0 && SANITIZED)
+		e = ll_allow_sanitizer_logs(rs, ra.handled_access_fs);
 	if (e == 0 && syscall(SYS_landlock_restrict_self, rs, 0) == -1)
 		e = -errno;
 	close(rs);

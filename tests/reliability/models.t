@@ -31,7 +31,8 @@ file_conform() {
 	local desc=$1 c=4 mode
 	[ "$2" = iterative ] && c=1
 	for mode in http plain; do
-		if "$BIN/concurbench" 127.0.0.1 "$PORT" -m file \
+		# Bounded: -n alone would retry for ever if the server died.
+		if timeout 120 "$BIN/concurbench" 127.0.0.1 "$PORT" -m file \
 		    $([ $mode = http ] && echo --http) --paths "$T/paths" \
 		    --root "$FILES" -n 100 -c "$c" -t 1 --io-timeout 30s \
 		    >"$T/conform.out" 2>&1; then
