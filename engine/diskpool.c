@@ -77,12 +77,12 @@ work(struct djob *j, char *buf)
 	}
 	close(j->file);
 	j->file = -1;
-	if (atomic_exchange(&j->state, DJ_DONE) == DJ_ABANDONED) {
-		close(j->efd);
-		free(j);
-	} else if (eventfd_write(j->efd, 1) == -1) {
+	/* Done, then the word: the loop reads got and err once it sees the
+	 * eventfd, which stays open until this thread lets go. */
+	atomic_store_explicit(&j->state, DJ_DONE, memory_order_release);
+	if (eventfd_write(j->efd, 1) == -1)
 		log_warn("diskpool: eventfd");
-	}
+	djob_put(j);
 }
 
 static void *
@@ -142,6 +142,7 @@ djob_new(int fd, off_t off, uint64_t len)
 	j->off = off;
 	j->len = len;
 	atomic_init(&j->state, DJ_RUNNING);
+	atomic_init(&j->refs, 2);
 	if ((j->file = fcntl(fd, F_DUPFD_CLOEXEC, 0)) == -1) {
 		free(j);
 		return NULL;
@@ -182,9 +183,9 @@ djob_free(struct djob *j)
 }
 
 void
-djob_abandon(struct djob *j)
+djob_put(struct djob *j)
 {
-	if (atomic_exchange(&j->state, DJ_ABANDONED) == DJ_DONE)
+	if (atomic_fetch_sub(&j->refs, 1) == 1)
 		djob_free(j);
 }
 

@@ -11,9 +11,12 @@
  * and sendfile() then finds every page in memory.
  *
  * A job owns a duplicate of the file descriptor, so the service may close
- * its own at any time.  The connection may end first (a reset, a timeout,
- * the stop): it abandons the job, and whichever of the two comes last
- * frees it and closes its descriptors.
+ * its own at any time.  The loop and the pool thread each hold the job
+ * until they let go (djob_put): the loop once it has seen the eventfd, or
+ * when the connection ends first (a reset, a timeout, the stop); the
+ * thread once it has written the eventfd.  Whichever lets go last frees
+ * the job and closes its descriptors, so the thread never writes an
+ * eventfd the loop has closed (whose number may already be a client's).
  */
 #ifndef CONCUR_DISKPOOL_H
 #define CONCUR_DISKPOOL_H
@@ -22,14 +25,15 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-enum { DJ_RUNNING, DJ_DONE, DJ_ABANDONED };
+enum { DJ_RUNNING, DJ_DONE };
 
 struct djob {
 	int file;		/* the job's own duplicate */
 	int efd;		/* eventfd: written when done */
 	off_t off;
 	uint64_t len;
-	_Atomic int state;
+	_Atomic int state;	/* DJ_DONE before the eventfd is written */
+	_Atomic int refs;	/* the loop's and the thread's */
 	int err;		/* 0, or the errno the read ended with */
 	uint64_t got;		/* bytes read */
 	struct djob *next;	/* the pool's queue */
@@ -40,12 +44,11 @@ struct djob {
 struct djob *djob_new(int fd, off_t off, uint64_t len);
 /* Queue it: 0, or -1 with errno (no thread could start). */
 int djob_submit(struct djob *j);
-/* The loop saw the eventfd: the job is done; free it (closes the
- * eventfd). */
+/* A job never queued: free it now (closes its descriptors). */
 void djob_free(struct djob *j);
-/* The connection ends before the job: the pool frees it when it is
- * done, or this does if it is. */
-void djob_abandon(struct djob *j);
+/* Let go of a queued job: the loop when it has seen the eventfd (the job
+ * is done), or when the connection ends before that. */
+void djob_put(struct djob *j);
 
 /* Is [off, off + len) of fd all in the page cache?  1 yes, 0 no, -1 the
  * kernel cannot say (then the caller sends, as without a probe). */

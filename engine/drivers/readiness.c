@@ -105,7 +105,7 @@ static int
 job_link(struct evloop *l, struct rconn *c)
 {
 	if (l->be->add(l->bs, c->job->efd, EV_READ) == -1) {
-		djob_abandon(c->job);
+		djob_put(c->job);
 		c->job = NULL;
 		return -1;
 	}
@@ -119,7 +119,7 @@ rd_conn_free(struct evloop *l, struct rconn *c)
 {
 	if (c->job != NULL) {
 		job_unlink(l, c);
-		djob_abandon(c->job);
+		djob_put(c->job);
 		c->job = NULL;
 	}
 	if (!l->be->close_removes &&
@@ -316,7 +316,7 @@ on_job_done(struct evloop *l, struct rconn *c)
 	job_unlink(l, c);
 	c->file_short = c->job->got < c->job->len;
 	c->cached_to = c->job->off + (off_t)c->job->got;
-	djob_free(c->job);
+	djob_put(c->job);
 	c->job = NULL;
 	idle_touch(l, c);
 	if (set_mask(l, c, EV_WRITE) == -1 || on_writable(l, c) == -1)
