@@ -54,7 +54,7 @@
 #include "parse.h"
 #include "service.h"
 
-#define HDR_MAX		512	/* a response head (a long Location: text) */
+#define HDR_MAX		416	/* a response head: a 206, the longest, is under 350 */
 #define PATH_MAX_REQ	1024	/* the longest path a request may name */
 #define MENU_ENTRIES	10000	/* a Gopher menu lists at most these */
 #define DEF_HEAD_MS	10000
