@@ -34,7 +34,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -307,12 +306,9 @@ static int on_writable(struct evloop *l, struct rconn *c);
 static void
 on_job_done(struct evloop *l, struct rconn *c)
 {
-	eventfd_t v;
-
-	if (atomic_load(&c->job->state) != DJ_DONE) {
-		(void)eventfd_read(c->job->efd, &v);
-		return;
-	}
+	/* The thread marked the job done before it wrote the eventfd that
+	 * brought us here; this load orders its got and err before ours. */
+	(void)atomic_load_explicit(&c->job->state, memory_order_acquire);
 	job_unlink(l, c);
 	c->file_short = c->job->got < c->job->len;
 	c->cached_to = c->job->off + (off_t)c->job->got;
