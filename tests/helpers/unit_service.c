@@ -303,7 +303,8 @@ static bool
 reply_is(int fd, const char *want)
 {
 	char buf[128];
-	size_t len = strlen(want), got;
+	size_t len = strlen(want), got, shown;
+	const char *nl;
 	int err;
 
 	errno = 0;
@@ -311,9 +312,10 @@ reply_is(int fd, const char *want)
 	err = errno;
 	if (got == len && memcmp(buf, want, len) == 0)
 		return true;
+	/* What came, up to its first newline: buf holds got bytes, no NUL. */
+	shown = (nl = memchr(buf, '\n', got)) != NULL ? (size_t)(nl - buf) : got;
 	printf("# wanted %zu bytes \"%.*s\", got %zu \"%.*s\"%s%s\n", len,
-	    (int)strcspn(want, "\n"), want, got, (int)strcspn(buf, "\n") <
-	    (int)got ? (int)strcspn(buf, "\n") : (int)got, buf,
+	    (int)strcspn(want, "\n"), want, got, (int)shown, buf,
 	    err ? ": " : got < len ? ": EOF" : "", err ? strerror(err) : "");
 	return false;
 }
