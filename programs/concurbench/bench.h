@@ -261,6 +261,7 @@ struct shared {
 	_Atomic uint64_t tickets;	/* -n: requests handed out */
 	_Atomic int stop;		/* SIGINT or an early end */
 	_Atomic int verify_reported;	/* the first mismatch is described */
+	_Atomic unsigned ring_failed;	/* threads that got no io_uring */
 	_Atomic int kind_reported[ERR_NKINDS];	/* -v: first of each kind */
 	pthread_barrier_t up, go;	/* all connected; t0 is set */
 	uint64_t t0;			/* connections are up; the run starts */

@@ -1328,9 +1328,12 @@ worker_main(void *arg)
 
 		w->ring_up = r == 0;
 		w->uring = w->ring_up;
-		if (r < 0)
-			log_verbose("worker %u: io_uring: %s; epoll instead",
+		if (r < 0) {
+			/* main's probe worked: this is short memory. */
+			log_warnx("thread %u: io_uring: %s; epoll instead",
 			    w->b.id, strerror(-r));
+			atomic_fetch_add(&sh->ring_failed, 1);
+		}
 	}
 #endif
 	if (w->persistent && !w->cfg->connect_rate)
