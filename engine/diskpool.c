@@ -92,6 +92,8 @@ worker(void *arg)
 	struct djob *j;
 
 	(void)arg;
+	/* Named, for ps -L and top -H (and the tests): 15 bytes at most. */
+	(void)pthread_setname_np(pthread_self(), "concurd-disk");
 	for (;;) {
 		pthread_mutex_lock(&mu);
 		while (qhead == NULL)

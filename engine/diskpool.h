@@ -4,11 +4,13 @@
  *
  * The readiness driver asks the kernel whether the next piece of a file
  * range is in the page cache (cachestat(2); preadv2(RWF_NOWAIT) where
- * there is none) before it sendfile()s it.  If it is not, it hands the
- * piece to this pool and stops watching the connection; a pool thread
- * reads the piece (pread, into a buffer of its own: the point is the page
- * cache, not the bytes), and writes the job's eventfd; the loop sees it,
- * and sendfile() then finds every page in memory.
+ * there is none) before it sendfile()s it, and the completion driver
+ * before its ring reads it.  If it is not, the driver hands the piece to
+ * this pool and stops watching the connection; a pool thread reads the
+ * piece (pread, into a buffer of its own: the point is the page cache,
+ * not the bytes), and writes the job's eventfd; the loop sees it (epoll,
+ * or a poll on the ring), and sendfile() or the ring's read then finds
+ * every page in memory.  The threads are named concurd-disk.
  *
  * A job owns a duplicate of the file descriptor, so the service may close
  * its own at any time.  The loop and the pool thread each hold the job

@@ -293,6 +293,9 @@ dispatch(struct uloop *lp, struct io_uring_cqe *cqe)
 	case OP_READ:
 		uc_on_read(lp, c, cqe->res, cqe->flags);
 		break;
+	case OP_DISK:
+		uc_on_disk(lp, c, cqe->res);
+		break;
 	case OP_ACCEPT:
 		on_accept(lp, cqe->res, cqe->flags);
 		break;

@@ -22,8 +22,18 @@
  *
  * A file range (service.h) is read with io_uring's own reads, a pool
  * buffer at a time (64 KiB, or 16 KiB when the big pool is dry), each then
- * sent like a received buffer: the loop never waits on the disk, and a
- * slow reader holds one buffer's worth of its own, never the pool.
+ * sent like a received buffer: a slow reader holds one buffer's worth of
+ * its own, never the pool.  The loop never waits on the disk, nor copies
+ * from it: a range longer than a buffer is read only where the page cache
+ * has it -- the kernel is asked (diskpool.h: cachestat) a window at a
+ * time -- and a window that is not in the cache is read into it by the
+ * disk pool's threads, as for the readiness driver, while the connection
+ * waits for the job's eventfd (a poll on the ring).  Without that the
+ * ring's reads of a cold file would copy each page in this thread as the
+ * disk delivers it (io_uring retries a buffered read from the loop's task
+ * work), and the kernel's readahead would have it copy at the disk's pace.
+ * A short range not in the cache (the file is opened O_NONBLOCK, so the
+ * read says EAGAIN) is read in io_uring's own workers.
  *
  * Where the kernel is older: without multishot receive (before 6.0) or
  * IORING_RECVSEND_POLL_FIRST, single-shot receives are re-armed after each
@@ -32,18 +42,22 @@
 #ifdef HAVE_LIBURING
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "drivers/completion.h"
+#include "diskpool.h"
 #include "io.h"
 #include "log.h"
 #include "server.h"
 #include "stop.h"
 
 #define FREE_MAX	256	/* struct uconns kept for reuse */
+#define FILE_WINDOW	(2u << 20)	/* of a file range, probed at once */
 
 _Static_assert(alignof(max_align_t) >= OP_MASK + 1,
     "user_data tags need malloc'd pointers aligned past OP_MASK");
@@ -123,6 +137,79 @@ read_arm(struct uloop *lp, struct uconn *c)
 	c->inflight++;
 }
 
+/* The next `want` bytes of c's file are not in the page cache: have the
+ * disk pool read them, and poll the job's eventfd.  0, or -1 if no job
+ * could start (the caller then reads anyway, as it would without a pool). */
+static int
+disk_start(struct uloop *lp, struct uconn *c, uint64_t want)
+{
+	struct io_uring_sqe *sqe;
+	struct djob *j;
+
+	/* No readahead on this file from now on, as in the readiness driver:
+	 * the pool reads just its window, and the pages a read of the window
+	 * before found are all there, not on their way. */
+	(void)posix_fadvise(c->out.file.fd, 0, 0, POSIX_FADV_RANDOM);
+	if ((j = djob_new(c->out.file.fd, c->out.file.off, want)) == NULL) {
+		log_warn("conn %llu: a disk job", (unsigned long long)c->meta.id);
+		return -1;
+	}
+	if (djob_submit(j) == -1) {
+		log_warn("conn %llu: the disk pool", (unsigned long long)
+		    c->meta.id);
+		djob_free(j);
+		return -1;
+	}
+	sqe = uring_sqe(&lp->ring);
+	io_uring_prep_poll_add(sqe, j->efd, POLLIN);
+	io_uring_sqe_set_data64(sqe, UD(c, OP_DISK));
+	c->job = j;
+	c->inflight++;
+	return 0;
+}
+
+/* The file range goes on: a read, unless its next window is not in the
+ * page cache and the disk pool takes it (on_disk goes on). */
+static void
+file_next(struct uloop *lp, struct uconn *c)
+{
+	uint64_t want;
+
+	if (c->out.file.len > BIG_SIZE && !c->read_async && !c->file_short &&
+	    c->out.file.off >= c->cached_to) {
+		want = c->out.file.len < FILE_WINDOW ? c->out.file.len :
+		    FILE_WINDOW;
+		/* (Past the file's end nothing is ever cached: once the pool
+		 * has found the end, the read says so.) */
+		if (page_cached(c->out.file.fd, c->out.file.off, want) == 0 &&
+		    disk_start(lp, c, want) == 0)
+			return;
+		c->cached_to = c->out.file.off + (off_t)want;
+	}
+	read_arm(lp, c);
+}
+
+void
+uc_on_disk(struct uloop *lp, struct uconn *c, int res)
+{
+	struct djob *j = c->job;
+
+	c->inflight--;
+	c->job = NULL;
+	if (res > 0) {
+		/* The thread marked the job done before it wrote the eventfd;
+		 * this load orders its got before ours. */
+		(void)atomic_load_explicit(&j->state, memory_order_acquire);
+		c->file_short = j->got < j->len;
+		c->cached_to = j->off + (off_t)j->got;
+	} else if (res != -ECANCELED) {
+		/* The poll failed: read on, as without a pool. */
+		c->cached_to = j->off + (off_t)j->len;
+	}
+	djob_put(j);
+	uc_progress(lp, c);
+}
+
 /* Ask for the end; the connection is freed once its requests are done. */
 void
 uc_end(struct uloop *lp, struct uconn *c, int err)
@@ -142,6 +229,8 @@ uc_end(struct uloop *lp, struct uconn *c, int err)
 		uring_cancel(lp, UD(c, OP_SEND));
 	if (c->reading)
 		uring_cancel(lp, UD(c, OP_READ));
+	if (c->job != NULL)
+		uring_cancel(lp, UD(c, OP_DISK));
 }
 
 static void
@@ -200,6 +289,10 @@ uc_release(struct uloop *lp, struct uconn *c)
 static void
 apply(struct uloop *lp, struct uconn *c, int r)
 {
+	if (c->out.file.len > 0) {	/* (a new file: nothing known of it) */
+		c->cached_to = 0;
+		c->file_short = false;
+	}
 	if (r == SVC_ABORT)
 		uc_end(lp, c, 0);
 	else if (r == SVC_DONE)
@@ -349,7 +442,7 @@ uc_progress(struct uloop *lp, struct uconn *c)
 				uc_release(lp, c);
 			return;
 		}
-		if (c->sending || c->reading)
+		if (c->sending || c->reading || c->job != NULL)
 			break;
 		if (c->out.n > 0) {
 			send_arm(lp, c);
@@ -357,7 +450,7 @@ uc_progress(struct uloop *lp, struct uconn *c)
 		}
 		if (c->out.file.len > 0) {
 			if (!c->starved)
-				read_arm(lp, c);
+				file_next(lp, c);
 			break;
 		}
 		if (c->done) {

@@ -27,7 +27,7 @@
 /* user_data: a struct uconn pointer (from malloc: 16-aligned) or nothing,
  * plus a tag in the low 4 bits. */
 enum { OP_ACCEPT = 1, OP_RECV, OP_SEND, OP_READ, OP_STOP, OP_BACKOFF,
-    OP_TICK, OP_IGNORE };
+    OP_TICK, OP_IGNORE, OP_DISK };
 #define OP_MASK		15u
 #define UD(p, op)	((uint64_t)(uintptr_t)(p) | (uint64_t)(op))
 
@@ -48,11 +48,14 @@ struct uconn {
 	bool read_async;	/* the file said EAGAIN (not in the page
 				 * cache, opened O_NONBLOCK): read in
 				 * io_uring's workers from now on */
+	bool file_short;	/* the disk pool found the file ends early */
 	bool started;		/* the service's start() was called */
 	bool moving;		/* going to another ring once quiet */
 	int err;		/* the errno that ended it, or 0 */
 	uint8_t inflight;	/* requests whose last CQE has not come */
 	struct svc_out out;	/* output being sent (advanced on short sends) */
+	struct djob *job;	/* the disk pool reading the file, or NULL */
+	off_t cached_to;	/* the file is in the page cache up to here */
 	struct msghdr msg;	/* for two slices */
 	uint64_t in, sent;
 	uint64_t last_us;	/* last completion (--idle-timeout) */
@@ -106,6 +109,8 @@ bool uc_new(void *loop, int fd);
 void uc_on_recv(struct uloop *lp, struct uconn *c, int res, unsigned flags);
 void uc_on_send(struct uloop *lp, struct uconn *c, int res);
 void uc_on_read(struct uloop *lp, struct uconn *c, int res, unsigned flags);
+/* The disk pool's job for c is done (res: the eventfd's poll). */
+void uc_on_disk(struct uloop *lp, struct uconn *c, int res);
 void uc_end(struct uloop *lp, struct uconn *c, int err);
 void uc_progress(struct uloop *lp, struct uconn *c);
 void uc_discard(struct uloop *lp, struct uconn *c);
