@@ -28,6 +28,7 @@
 #define DISKPOOL_THREADS	4
 #endif
 #define READ_CHUNK		(256 * 1024)
+#define FILL_PIPE		(1024 * 1024)	/* the default pipe-max-size */
 
 #ifndef __NR_cachestat
 #define __NR_cachestat	451	/* Linux 6.5; the same number everywhere */
@@ -47,19 +48,56 @@ static struct djob *qhead, **qtail = &qhead;
 static int nthreads;
 static atomic_bool no_cachestat;
 
-/* Read the piece; the bytes themselves are thrown away (without a
- * buffer, readahead(2) fills the cache, only without waiting for it). */
+/* Bring [*off, *off + *left) into the page cache, copying nothing:
+ * splice(2) into a pipe takes a reference to each page, waiting for the
+ * disk as read(2) would, and closing the pipe lets them go.  0 (done, or
+ * the file ended), -1 (j->err set), or 1: this file cannot be spliced,
+ * read it instead. */
+static int
+fill(struct djob *j, loff_t *off, uint64_t *left)
+{
+	int p[2];
+	ssize_t r;
+	size_t n;
+
+	while (*left > 0) {
+		if (pipe2(p, O_CLOEXEC) == -1)
+			return 1;
+		/* 16 pages unless it may hold more (pipe-max-size). */
+		(void)fcntl(p[1], F_SETPIPE_SZ, FILL_PIPE);
+		n = *left < FILL_PIPE ? (size_t)*left : FILL_PIPE;
+		do
+			r = splice(j->file, off, p[1], NULL, n, 0);
+		while (r == -1 && errno == EINTR);
+		close(p[0]);
+		close(p[1]);
+		if (r == -1 && (errno == EINVAL || errno == ENOSYS))
+			return 1;
+		if (r == -1) {
+			j->err = errno;
+			return -1;
+		}
+		if (r == 0)
+			return 0;	/* shorter than it was: sendfile says so */
+		*left -= (uint64_t)r;
+		j->got += (uint64_t)r;
+	}
+	return 0;
+}
+
+/* Read the piece into the page cache: spliced, or where that cannot be,
+ * read into buf and thrown away (without buf: as much as was spliced). */
 static void
 work(struct djob *j, char *buf)
 {
 	uint64_t left = j->len;
-	off_t off = j->off;
+	loff_t off = j->off;
 	ssize_t r;
 
-	if (buf == NULL) {
-		(void)readahead(j->file, j->off, (size_t)j->len);
+	if (fill(j, &off, &left) != 1)
 		left = 0;
-	}
+	if (buf == NULL)
+		left = 0;
 	while (left > 0) {
 		r = pread(j->file, buf, left < READ_CHUNK ? (size_t)left :
 		    READ_CHUNK, off);

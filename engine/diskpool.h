@@ -6,9 +6,9 @@
  * range is in the page cache (cachestat(2); preadv2(RWF_NOWAIT) where
  * there is none) before it sendfile()s it, and the completion driver
  * before its ring reads it.  If it is not, the driver hands the piece to
- * this pool and stops watching the connection; a pool thread reads the
- * piece (pread, into a buffer of its own: the point is the page cache,
- * not the bytes), and writes the job's eventfd; the loop sees it (epoll,
+ * this pool and stops watching the connection; a pool thread brings the
+ * piece into the cache (splice(2) into a pipe it then closes: the pages,
+ * not the bytes, and no copy of them), and writes the job's eventfd; the loop sees it (epoll,
  * or a poll on the ring), and sendfile() or the ring's read then finds
  * every page in memory.  The threads are named concurd-disk.
  *
