@@ -6,8 +6,8 @@
 # that grows while it is sent (sent at the length it had), a file not in
 # the page cache (epoll and uring: read by the disk pool's threads, not
 # the loop; every byte right; and for select, poll, epoll and uring with a
-# lower descriptor idle, read slowly), and wrk and ab, keep-alive, without
-# an error.
+# lower descriptor idle, read slowly; a client that leaves, and a stop,
+# while the pool reads), and wrk and ab, keep-alive, without an error.
 . "$(dirname "$0")/lib.sh"
 
 [ -x "$BIN/concurd" ] || skip_all "concurd is not built"
@@ -126,4 +126,54 @@ for m in thread epoll uring; do
 	stop_concurd
 	is "$SERVER_STATUS" 0 "$m: exits 0 on SIGTERM"
 done
+# A client that leaves while the disk pool reads its window, and a stop
+# while another does: the loop and the pool thread each let go of the job
+# (ASan would see a use after free or a double one), the server serves on
+# and exits 0.  The disk is slowed to 1 MB/s for the server (a cgroup, as
+# root) so that the pool is still reading when the client goes.
+CG=
+trap '_cleanup; [ -n "$CG" ] && rmdir "$CG" 2>/dev/null' EXIT
+slow_disk() {	# slow_disk PID FILE: its reads of FILE's disk at 1 MB/s
+	local dev
+	dev=$(stat -c '%Hd:%Ld' "$2")
+	[ "$(id -u)" = 0 ] && [ "$dev" != 0:0 ] || return 1
+	if [ -z "$CG" ] && [ -d /sys/fs/cgroup/blkio ]; then
+		CG=/sys/fs/cgroup/blkio/concurd-test-$$
+		mkdir -p "$CG" && echo "$dev 1000000" >"$CG/blkio.throttle.read_bps_device" || return 1
+	elif [ -z "$CG" ] && [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+		CG=/sys/fs/cgroup/concurd-test-$$
+		echo +io >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
+		mkdir -p "$CG" && echo "$dev rbps=1000000" >"$CG/io.max" || return 1
+	fi
+	[ -n "$CG" ] && echo "$1" >"$CG/cgroup.procs"
+} 2>/dev/null
+for m in epoll uring; do
+	LOG=$T/log.$m.leave
+	if ! start_server "$LOG" "$BIN/concurd" -m "$m" -w 1 -s file --root "$R" -b 127.0.0.1 -p 0; then
+		if grep -q 'io_uring' "$LOG"; then skip "$m: unavailable here"; continue; fi
+		fail "$m: concurd starts"; continue
+	fi
+	U=http://127.0.0.1:$PORT
+	if ! slow_disk "$SERVER_PID" "$R/cold8.bin"; then
+		skip "$m: a client leaving while the pool reads: no way to slow the disk here (root, a cgroup)"
+		stop_concurd; continue
+	fi
+	evict "$R/cold8.bin"
+	curl -sS --max-time 1 -o /dev/null "$U/cold8.bin" 2>/dev/null; st=$?
+	is "$st" 28 "$m: a client leaves a cold file after 1 s, the disk pool still reading (curl 28)"
+	check "$m: ...the pool had the window ($(disk_threads) threads)" test "$(disk_threads)" -gt 0
+	is "$(curl -sS --max-time 5 -o /dev/null -w '%{http_code}' "$U/notes.txt")" 200 "$m: ...and the server serves on"
+	evict "$R/cold8.bin"
+	curl -sS --max-time 20 -o /dev/null "$U/cold8.bin" 2>/dev/null &
+	cpid=$!
+	track "$cpid"
+	sleep 0.5
+	stop_concurd
+	is "$SERVER_STATUS/$STOP_HUNG" 0/0 "$m: SIGTERM while the pool reads a window: exits 0, at once"
+	wait "$cpid"; st=$?
+	check "$m: ...and that client sees its download cut short (curl $st)" test "$st" != 0
+	unlike "$(cat "$LOG")" 'AddressSanitizer|runtime error|ThreadSanitizer' "$m: ...no sanitizer report"
+done
+[ -n "$CG" ] && rmdir "$CG" 2>/dev/null && CG=
+
 done_testing
