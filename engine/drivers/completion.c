@@ -146,10 +146,6 @@ disk_start(struct uloop *lp, struct uconn *c, uint64_t want)
 	struct io_uring_sqe *sqe;
 	struct djob *j;
 
-	/* No readahead on this file from now on, as in the readiness driver:
-	 * the pool reads just its window, and the pages a read of the window
-	 * before found are all there, not on their way. */
-	(void)posix_fadvise(c->out.file.fd, 0, 0, POSIX_FADV_RANDOM);
 	if ((j = djob_new(c->out.file.fd, c->out.file.off, want)) == NULL) {
 		log_warn("conn %llu: a disk job", (unsigned long long)c->meta.id);
 		return -1;
@@ -181,9 +177,12 @@ file_next(struct uloop *lp, struct uconn *c)
 		    FILE_WINDOW;
 		/* (Past the file's end nothing is ever cached: once the pool
 		 * has found the end, the read says so.) */
-		if (page_cached(c->out.file.fd, c->out.file.off, want) == 0 &&
-		    disk_start(lp, c, want) == 0)
+		if ((c->cold || page_cached(c->out.file.fd, c->out.file.off,
+		    want) == 0) && disk_start(lp, c, want) == 0)
 			return;
+		if (c->cold)	/* and no pool: io_uring's workers wait */
+			c->read_async = true;
+		c->cold = false;
 		c->cached_to = c->out.file.off + (off_t)want;
 	}
 	read_arm(lp, c);
@@ -196,6 +195,7 @@ uc_on_disk(struct uloop *lp, struct uconn *c, int res)
 
 	c->inflight--;
 	c->job = NULL;
+	c->cold = false;
 	if (res > 0) {
 		/* The thread marked the job done before it wrote the eventfd;
 		 * this load orders its got before ours. */
@@ -270,6 +270,10 @@ uc_release(struct uloop *lp, struct uconn *c)
 			}
 	if (c->out_bid != NO_BID)
 		buf_put(&lp->b, c->out_bid);
+	if (c->job != NULL) {	/* only when discarded: its poll never came */
+		djob_put(c->job);
+		c->job = NULL;
+	}
 	free(c->own);
 	if (c->started && lp->svc->end != NULL)
 		lp->svc->end(c->st);
@@ -292,6 +296,12 @@ apply(struct uloop *lp, struct uconn *c, int r)
 	if (c->out.file.len > 0) {	/* (a new file: nothing known of it) */
 		c->cached_to = 0;
 		c->file_short = false;
+		c->cold = false;
+		/* A large range: no readahead on it, as in the readiness
+		 * driver (the probe would count pages still on their way). */
+		if (c->out.file.len > BIG_SIZE)
+			(void)posix_fadvise(c->out.file.fd, 0, 0,
+			    POSIX_FADV_RANDOM);
 	}
 	if (r == SVC_ABORT)
 		uc_end(lp, c, 0);
@@ -666,6 +676,12 @@ uc_on_read(struct uloop *lp, struct uconn *c, int res, unsigned flags)
 	} else if (res == 0 && !c->closing) {
 		svc_file_short(c->meta.id, c->out.file.len);
 		uc_end(lp, c, ENODATA);
+	} else if (res == -EAGAIN && c->out.file.len > BIG_SIZE &&
+	    !c->read_async && !c->file_short) {
+		/* A window the probe said was cached is not, after all
+		 * (evicted since, or on its way): the pool reads it. */
+		c->cached_to = c->out.file.off;
+		c->cold = true;
 	} else if (res == -EAGAIN && !c->read_async) {
 		/* A file opened O_NONBLOCK whose pages are not cached: the
 		 * ring will not wait for the disk itself; its workers will,

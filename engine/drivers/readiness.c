@@ -219,13 +219,6 @@ job_start(struct evloop *l, struct rconn *c, uint64_t want)
 {
 	struct djob *j;
 
-	/* No readahead on this file from now on: a sendfile of a window the
-	 * pool has read would otherwise start reading the next one itself,
-	 * and the next probe would count those pages -- in the cache, not yet
-	 * read -- and send them, waiting on the disk after all.  (The job's
-	 * descriptor shares the file description: the pool reads just its
-	 * window too.) */
-	(void)posix_fadvise(c->file.fd, 0, 0, POSIX_FADV_RANDOM);
 	j = djob_new(c->file.fd, c->file.off, want);
 
 	if (j == NULL) {
@@ -335,6 +328,13 @@ send_with_file(struct evloop *l, struct rconn *c, struct svc_out *o)
 	c->file_short = false;
 	c->cached_to = 0;
 	o->file.len = 0;
+	/* A large range: no readahead on it.  The probe counts pages the
+	 * kernel is still reading ahead as cached, and a sendfile of them
+	 * waits for the disk; so the pool, not readahead, brings what is
+	 * missing, a whole window at a time.  (The job's descriptor shares
+	 * the file description: the pool reads just its window too.) */
+	if (c->file.len > FILE_TURN)
+		(void)posix_fadvise(c->file.fd, 0, 0, POSIX_FADV_RANDOM);
 	memcpy(iov, o->iov, (size_t)n * sizeof(iov[0]));
 	o->n = 0;
 	if (c->file.len <= sizeof(l->fbuf)) {
