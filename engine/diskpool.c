@@ -94,9 +94,10 @@ work(struct djob *j, char *buf)
 	loff_t off = j->off;
 	ssize_t r;
 
-	if (fill(j, &off, &left) != 1)
-		left = 0;
-	if (buf == NULL)
+	/* Just the window: no readahead past it (the loop's description
+	 * too, as it is shared: the loop sends once this is done). */
+	(void)posix_fadvise(j->file, 0, 0, POSIX_FADV_RANDOM);
+	if (fill(j, &off, &left) != 1 || buf == NULL)
 		left = 0;
 	while (left > 0) {
 		r = pread(j->file, buf, left < READ_CHUNK ? (size_t)left :
@@ -227,6 +228,13 @@ djob_put(struct djob *j)
 {
 	if (atomic_fetch_sub(&j->refs, 1) == 1)
 		djob_free(j);
+}
+
+void
+disk_range_begins(int fd, uint64_t len)
+{
+	if (len > DISK_WINDOW)
+		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM);
 }
 
 int

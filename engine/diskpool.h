@@ -8,9 +8,10 @@
  * before its ring reads it.  If it is not, the driver hands the piece to
  * this pool and stops watching the connection; a pool thread brings the
  * piece into the cache (splice(2) into a pipe it then closes: the pages,
- * not the bytes, and no copy of them), and writes the job's eventfd; the loop sees it (epoll,
- * or a poll on the ring), and sendfile() or the ring's read then finds
- * every page in memory.  The threads are named concurd-disk.
+ * not the bytes, and no copy of them), and writes the job's eventfd; the
+ * loop sees it (epoll, or a poll on the ring), and sendfile() or the
+ * ring's read then finds every page in memory.  The threads are named
+ * concurd-disk.
  *
  * A job owns a duplicate of the file descriptor, so the service may close
  * its own at any time.  The loop and the pool thread each hold the job
@@ -28,6 +29,8 @@
 #include <sys/types.h>
 
 enum { DJ_RUNNING, DJ_DONE };
+
+#define DISK_WINDOW	(2u << 20)	/* of a file range, probed at once */
 
 struct djob {
 	int file;		/* the job's own duplicate */
@@ -51,6 +54,14 @@ void djob_free(struct djob *j);
 /* Let go of a queued job: the loop when it has seen the eventfd (the job
  * is done), or when the connection ends before that. */
 void djob_put(struct djob *j);
+
+/* A file range of len bytes begins: if it is longer than a window, no
+ * readahead on fd.  The probe counts pages the kernel is still reading
+ * ahead as cached, and a send or read of them waits for the disk; so the
+ * pool, not readahead, brings what is missing, a window at a time.  (A
+ * job's descriptor shares the file description: the pool reads just its
+ * window too.) */
+void disk_range_begins(int fd, uint64_t len);
 
 /* Is [off, off + len) of fd all in the page cache?  1 yes, 0 no, -1 the
  * kernel cannot say (then the caller sends, as without a probe). */

@@ -42,7 +42,6 @@
 #ifdef HAVE_LIBURING
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +56,6 @@
 #include "stop.h"
 
 #define FREE_MAX	256	/* struct uconns kept for reuse */
-#define FILE_WINDOW	(2u << 20)	/* of a file range, probed at once */
 
 _Static_assert(alignof(max_align_t) >= OP_MASK + 1,
     "user_data tags need malloc'd pointers aligned past OP_MASK");
@@ -164,6 +162,13 @@ disk_start(struct uloop *lp, struct uconn *c, uint64_t want)
 	return 0;
 }
 
+/* The next window of c's file range. */
+static uint64_t
+window(const struct uconn *c)
+{
+	return c->out.file.len < DISK_WINDOW ? c->out.file.len : DISK_WINDOW;
+}
+
 /* The file range goes on: a read, unless its next window is not in the
  * page cache and the disk pool takes it (on_disk goes on). */
 static void
@@ -173,16 +178,12 @@ file_next(struct uloop *lp, struct uconn *c)
 
 	if (c->out.file.len > BIG_SIZE && !c->read_async && !c->file_short &&
 	    c->out.file.off >= c->cached_to) {
-		want = c->out.file.len < FILE_WINDOW ? c->out.file.len :
-		    FILE_WINDOW;
+		want = window(c);
 		/* (Past the file's end nothing is ever cached: once the pool
 		 * has found the end, the read says so.) */
-		if ((c->cold || page_cached(c->out.file.fd, c->out.file.off,
-		    want) == 0) && disk_start(lp, c, want) == 0)
+		if (page_cached(c->out.file.fd, c->out.file.off, want) == 0 &&
+		    disk_start(lp, c, want) == 0)
 			return;
-		if (c->cold)	/* and no pool: io_uring's workers wait */
-			c->read_async = true;
-		c->cold = false;
 		c->cached_to = c->out.file.off + (off_t)want;
 	}
 	read_arm(lp, c);
@@ -195,7 +196,6 @@ uc_on_disk(struct uloop *lp, struct uconn *c, int res)
 
 	c->inflight--;
 	c->job = NULL;
-	c->cold = false;
 	if (res > 0) {
 		/* The thread marked the job done before it wrote the eventfd;
 		 * this load orders its got before ours. */
@@ -296,12 +296,7 @@ apply(struct uloop *lp, struct uconn *c, int r)
 	if (c->out.file.len > 0) {	/* (a new file: nothing known of it) */
 		c->cached_to = 0;
 		c->file_short = false;
-		c->cold = false;
-		/* A large range: no readahead on it, as in the readiness
-		 * driver (the probe would count pages still on their way). */
-		if (c->out.file.len > BIG_SIZE)
-			(void)posix_fadvise(c->out.file.fd, 0, 0,
-			    POSIX_FADV_RANDOM);
+		disk_range_begins(c->out.file.fd, c->out.file.len);
 	}
 	if (r == SVC_ABORT)
 		uc_end(lp, c, 0);
@@ -677,11 +672,12 @@ uc_on_read(struct uloop *lp, struct uconn *c, int res, unsigned flags)
 		svc_file_short(c->meta.id, c->out.file.len);
 		uc_end(lp, c, ENODATA);
 	} else if (res == -EAGAIN && c->out.file.len > BIG_SIZE &&
-	    !c->read_async && !c->file_short) {
+	    !c->read_async && !c->file_short && !c->closing) {
 		/* A window the probe said was cached is not, after all
-		 * (evicted since, or on its way): the pool reads it. */
-		c->cached_to = c->out.file.off;
-		c->cold = true;
+		 * (evicted since): the pool reads it, or without one,
+		 * io_uring's workers. */
+		if (disk_start(lp, c, window(c)) == -1)
+			c->read_async = true;
 	} else if (res == -EAGAIN && !c->read_async) {
 		/* A file opened O_NONBLOCK whose pages are not cached: the
 		 * ring will not wait for the disk itself; its workers will,

@@ -49,7 +49,6 @@ struct uconn {
 				 * cache, opened O_NONBLOCK): read in
 				 * io_uring's workers from now on */
 	bool file_short;	/* the disk pool found the file ends early */
-	bool cold;		/* a read said EAGAIN: the pool, no probe */
 	bool started;		/* the service's start() was called */
 	bool moving;		/* going to another ring once quiet */
 	int err;		/* the errno that ended it, or 0 */

@@ -46,7 +46,6 @@
 #include "stop.h"
 
 #define MORE_BURST	8	/* more() rounds per wake-up (chargen fairness) */
-#define FILE_WINDOW	(2u << 20)	/* of a file range, probed at once */
 #define FILE_TURN	(256u << 10)	/* of a file, sent per turn of the loop */
 
 static void
@@ -260,8 +259,8 @@ send_file(struct evloop *l, struct rconn *c)
 		if (turn == 0)
 			return 0;
 		if (c->file.off >= c->cached_to) {
-			want = c->file.len < FILE_WINDOW ? c->file.len :
-			    FILE_WINDOW;
+			want = c->file.len < DISK_WINDOW ? c->file.len :
+			    DISK_WINDOW;
 			/* (Past the file's end nothing is ever cached: once
 			 * the pool has found the end, sendfile says so.) */
 			if (!c->file_short && page_cached(c->file.fd,
@@ -328,13 +327,7 @@ send_with_file(struct evloop *l, struct rconn *c, struct svc_out *o)
 	c->file_short = false;
 	c->cached_to = 0;
 	o->file.len = 0;
-	/* A large range: no readahead on it.  The probe counts pages the
-	 * kernel is still reading ahead as cached, and a sendfile of them
-	 * waits for the disk; so the pool, not readahead, brings what is
-	 * missing, a whole window at a time.  (The job's descriptor shares
-	 * the file description: the pool reads just its window too.) */
-	if (c->file.len > FILE_TURN)
-		(void)posix_fadvise(c->file.fd, 0, 0, POSIX_FADV_RANDOM);
+	disk_range_begins(c->file.fd, c->file.len);
 	memcpy(iov, o->iov, (size_t)n * sizeof(iov[0]));
 	o->n = 0;
 	if (c->file.len <= sizeof(l->fbuf)) {
