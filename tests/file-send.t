@@ -128,7 +128,8 @@ for m in thread epoll uring; do
 done
 # A client that leaves while the disk pool reads its window, and a stop
 # while another does: the loop and the pool thread each let go of the job
-# (ASan would see a use after free or a double one), the server serves on
+# (make asan's reports would show a use after free or a double free; the
+# runtime writes them to its log_path, not here), the server serves on
 # and exits 0.  The disk is slowed to 1 MB/s for the server (a cgroup, as
 # root) so that the pool is still reading when the client goes.
 CG=
@@ -182,7 +183,6 @@ for m in epoll uring; do
 	is "$SERVER_STATUS/$STOP_HUNG" 0/0 "$m: SIGTERM while the pool reads a window: exits 0, at once"
 	wait "$cpid"; st=$?
 	check "$m: ...and that client sees its download cut short (curl $st)" test "$st" != 0
-	unlike "$(cat "$LOG")" 'AddressSanitizer|runtime error|ThreadSanitizer' "$m: ...no sanitizer report"
 done
 [ -n "$CG" ] && rmdir "$CG" 2>/dev/null && CG=
 
