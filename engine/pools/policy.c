@@ -106,26 +106,31 @@ pool_want_patient(const struct pool_policy *p, const struct server *srv,
     int idle, int total, int pending, bool *recheck)
 {
 	const struct stats *s = srv->stats;
-	int want, young = 0, i, n;
-	int64_t now;
+	int want, young = 0, unheld = 0, i, n;
+	int64_t now, age;
 
 	*recheck = false;
 	if (idle - pending >= p->min_spare || total >= p->max)
 		return mem_spawn(pool_want(p, idle - pending, total));
 	now = pool_now_ms();
 	n = atomic_load(&s->nslots);
-	for (i = 0; i < n; i++)
-		if (atomic_load(&s->slot[i].busy) == SLOT_BUSY &&
-		    now - atomic_load(&s->slot[i].busy_since) <
-		    POOL_PATIENCE_MS)
-			young++;
+	for (i = 0; i < n; i++) {
+		if (atomic_load(&s->slot[i].busy) != SLOT_BUSY)
+			continue;
+		age = now - atomic_load(&s->slot[i].busy_since);
+		young += age < POOL_PATIENCE_MS;
+		unheld += age < POOL_HELD_MS;
+	}
 	want = pool_want(p, idle + young - pending, total);
 	/* Workers are held by long connections: start one for each client
 	 * waiting in the backlog too, not two per look (a burst of
-	 * persistent clients would wait seconds).  Not while this process
-	 * cannot accept (EMFILE): its threads could not take them either
-	 * (a child process has descriptors of its own). */
-	if (idle + young - pending < p->min_spare &&
+	 * persistent clients would wait seconds).  Only when they are held
+	 * for POOL_HELD_MS: a pool of short connections whose workers the
+	 * scheduler kept off the CPUs for a moment has a backlog too, and
+	 * grew by all of it.  Not while this process cannot accept
+	 * (EMFILE): its threads could not take them either (a child process
+	 * has descriptors of its own). */
+	if (idle + unheld - pending < p->min_spare &&
 	    !server_overloaded(OVERLOAD_ACCEPT)) {
 		want += pool_listen_backlog(srv->lfd);
 		if (total + want > p->max)

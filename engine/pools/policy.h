@@ -48,6 +48,9 @@ struct pool_policy {
 };
 
 #define POOL_PATIENCE_MS	10
+#define POOL_HELD_MS		100	/* busy this long: held by a long
+					 * connection, so the pool grows by
+					 * the listener's backlog at once */
 #define POOL_STUCK_MS		500	/* an accept lock held, or a queued
 					 * connection left, this long while
 					 * clients wait: go round its holder */
@@ -60,8 +63,8 @@ int pool_want(const struct pool_policy *p, int idle, int total);
 /* The same with patience: idle plus the workers busy for less than
  * POOL_PATIENCE_MS (from the slots), less pending connections queued for
  * the pool, plus one per client waiting in the listener's backlog when the
- * busy ones are old.  *recheck: spares are short but the busy ones are
- * young, so look again in POOL_PATIENCE_MS. */
+ * busy ones are held (POOL_HELD_MS).  *recheck: spares are short but the
+ * busy ones are young, so look again in POOL_PATIENCE_MS. */
 int pool_want_patient(const struct pool_policy *p, const struct server *srv,
     int idle, int total, int pending, bool *recheck);
 

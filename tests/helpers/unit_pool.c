@@ -84,6 +84,10 @@ main(void)
 		c[i] = net_connect("127.0.0.1", port, SOCK_STREAM, 2000, 0);
 	w = pool_want_patient(&p, &srv, 0, 4, 0, &re);
 	ok(w == 12, "10 clients in the listener's backlog: 2 + 10 started", w);
+	busy(4, POOL_HELD_MS / 2);
+	w = pool_want_patient(&p, &srv, 0, 4, 0, &re);
+	ok(w == 2, "the same backlog, workers busy for less than the held "
+	    "time: two spares, not one per client", w);
 	busy(4, 0);
 	w = pool_want_patient(&p, &srv, 0, 4, 0, &re);
 	ok(w == 0 && re, "the same backlog with young workers: none started",
