@@ -7,7 +7,9 @@
 # the page cache (epoll and uring: read by the disk pool's threads, not
 # the loop; every byte right; and for select, poll, epoll and uring with a
 # lower descriptor idle, read slowly; a client that leaves, and a stop,
-# while the pool reads), and wrk and ab, keep-alive, without an error.
+# while the pool reads), and wrk and ab, keep-alive, without an error;
+# for uring, a window evicted after its probe (to the pool) and a tmpfs
+# root (no RWF_NOWAIT there).
 . "$(dirname "$0")/lib.sh"
 
 [ -x "$BIN/concurd" ] || skip_all "concurd is not built"
@@ -185,5 +187,75 @@ for m in epoll uring; do
 	check "$m: ...and that client sees its download cut short (curl $st)" test "$st" != 0
 done
 [ -n "$CG" ] && rmdir "$CG" 2>/dev/null && CG=
+
+
+# uring: a window the probe found in the page cache, whose pages leave it
+# before they are read (evicted mid-download), goes to the disk pool: the
+# read says EAGAIN (RWF_NOWAIT), it is not retried by the ring from the
+# loop's thread at the disk's pace.  -vv says which way each window went.
+head -c 67108864 /dev/urandom >"$R/c64.bin"
+sync "$R/c64.bin"
+LOG=$T/log.uring.evict
+if start_server "$LOG" "$BIN/concurd" -m uring -w 1 -vv -s file --root "$R" -b 127.0.0.1 -p 0; then
+	seen=
+	for d in 0.6 0.9 1.2; do	# (an eviction at a window's edge is a cold probe)
+		cat "$R/c64.bin" >/dev/null
+		from=$(( $(wc -l <"$LOG") + 1 ))
+		curl -sS --max-time 30 --limit-rate 8M -o "$T/c64" "http://127.0.0.1:$PORT/c64.bin" 2>"$T/c64.err" &
+		cpid=$!
+		track "$cpid"
+		sleep "$d"
+		evict "$R/c64.bin"
+		wait "$cpid"
+		check "uring: a file evicted mid-download (after ${d} s): every byte right ($(cat "$T/c64.err"))" \
+		    cmp -s "$T/c64" "$R/c64.bin"
+		if tail -n +"$from" "$LOG" | grep -q 'left the page cache since the probe: the disk pool reads them'; then
+			seen=$d; break
+		fi
+	done
+	if [ -n "$seen" ]; then
+		pass "uring: ...its window, probed cached, went to the disk pool when its pages left (after $seen s)"
+	else
+		fail "uring: ...its window, probed cached, went to the disk pool when its pages left" \
+		    "$(grep -c 'disk pool reads them' "$LOG") windows to the pool" "$(tail -n 3 "$LOG")"
+	fi
+	stop_concurd
+	is "$SERVER_STATUS" 0 "uring: ...exits 0 on SIGTERM"
+elif grep -q 'io_uring' "$LOG"; then
+	skip "uring: unavailable here"
+else
+	fail "uring: concurd -vv starts"
+fi
+rm -f "$R/c64.bin"
+
+# uring on a file system whose reads cannot say EAGAIN (tmpfs here answers
+# RWF_NOWAIT with EOPNOTSUPP): the loop reads without the flag, every byte
+# right, short and long files.  Needs root, to mount one.
+M=$T/tmpfs
+mkdir -p "$M"
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=8m concurd-test "$M" 2>/dev/null; then
+	head -c 3000 /dev/urandom >"$M/s.bin"
+	head -c 3000000 /dev/urandom >"$M/l.bin"
+	LOG=$T/log.uring.tmpfs
+	if start_server "$LOG" "$BIN/concurd" -m uring -w 1 -v -s file --root "$M" -b 127.0.0.1 -p 0; then
+		for i in 1 2; do
+			for f in s l; do
+				curl -sS --max-time 10 -o "$T/t.$f" "http://127.0.0.1:$PORT/$f.bin" 2>"$T/t.err"
+				check "uring, a tmpfs root: $f.bin, request $i: every byte right ($(cat "$T/t.err"))" \
+				    cmp -s "$T/t.$f" "$M/$f.bin"
+			done
+		done
+		stop_concurd
+		is "$SERVER_STATUS" 0 "uring, a tmpfs root: exits 0 on SIGTERM"
+		unlike "$(cat "$LOG")" 'reading the file' "uring, a tmpfs root: no read failed"
+	elif grep -q 'io_uring' "$LOG"; then
+		skip "uring: unavailable here"
+	else
+		fail "uring: concurd starts on a tmpfs root"
+	fi
+	umount "$M"
+else
+	skip "uring, a tmpfs root: not root, or no tmpfs mount here"
+fi
 
 done_testing

@@ -32,8 +32,10 @@
  * ring's reads of a cold file would copy each page in this thread as the
  * disk delivers it (io_uring retries a buffered read from the loop's task
  * work), and the kernel's readahead would have it copy at the disk's pace.
- * A short range not in the cache (the file is opened O_NONBLOCK, so the
- * read says EAGAIN) is read in io_uring's own workers.
+ * Every read is RWF_NOWAIT: a short range not in the cache says EAGAIN
+ * and is read in io_uring's own workers, and a window whose pages left
+ * the cache since the probe goes to the pool.  (Where the file system
+ * has no such reads, EOPNOTSUPP, the loop reads without the flag.)
  *
  * Where the kernel is older: without multishot receive (before 6.0) or
  * IORING_RECVSEND_POLL_FIRST, single-shot receives are re-armed after each
@@ -129,17 +131,24 @@ read_arm(struct uloop *lp, struct uconn *c)
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	if (c->read_async)
 		sqe->flags |= IOSQE_ASYNC;
+	else if (!lp->no_nowait)
+		/* Pages not in the cache (a short range, or a window's that
+		 * left it since the probe): EAGAIN, and they are read off
+		 * this thread (uc_on_read), not by a read the ring retries
+		 * from this thread's task work at the disk's pace. */
+		sqe->rw_flags = RWF_NOWAIT;
 	sqe->buf_group = c->read_big ? BGID_BIG : BGID;
 	io_uring_sqe_set_data64(sqe, UD(c, OP_READ));
 	c->reading = true;
 	c->inflight++;
 }
 
-/* The next `want` bytes of c's file are not in the page cache: have the
- * disk pool read them, and poll the job's eventfd.  0, or -1 if no job
- * could start (the caller then reads anyway, as it would without a pool). */
+/* The next `want` bytes of c's file are not in the page cache (why, for
+ * -vv): have the disk pool read them, and poll the job's eventfd.  0, or
+ * -1 if no job could start (the caller then reads anyway, as it would
+ * without a pool). */
 static int
-disk_start(struct uloop *lp, struct uconn *c, uint64_t want)
+disk_start(struct uloop *lp, struct uconn *c, uint64_t want, const char *why)
 {
 	struct io_uring_sqe *sqe;
 	struct djob *j;
@@ -154,6 +163,9 @@ disk_start(struct uloop *lp, struct uconn *c, uint64_t want)
 		djob_free(j);
 		return -1;
 	}
+	log_debug("conn %llu: bytes %lld to %lld %s: the disk pool reads them",
+	    (unsigned long long)c->meta.id, (long long)c->out.file.off,
+	    (long long)(c->out.file.off + (off_t)want), why);
 	sqe = uring_sqe(&lp->ring);
 	io_uring_prep_poll_add(sqe, j->efd, POLLIN);
 	io_uring_sqe_set_data64(sqe, UD(c, OP_DISK));
@@ -182,7 +194,7 @@ file_next(struct uloop *lp, struct uconn *c)
 		/* (Past the file's end nothing is ever cached: once the pool
 		 * has found the end, the read says so.) */
 		if (page_cached(c->out.file.fd, c->out.file.off, want) == 0 &&
-		    disk_start(lp, c, want) == 0)
+		    disk_start(lp, c, want, "are not in the page cache") == 0)
 			return;
 		c->cached_to = c->out.file.off + (off_t)want;
 	}
@@ -676,13 +688,22 @@ uc_on_read(struct uloop *lp, struct uconn *c, int res, unsigned flags)
 		/* A window the probe said was cached is not, after all
 		 * (evicted since): the pool reads it, or without one,
 		 * io_uring's workers. */
-		if (disk_start(lp, c, window(c)) == -1)
+		if (disk_start(lp, c, window(c),
+		    "left the page cache since the probe") == -1)
 			c->read_async = true;
 	} else if (res == -EAGAIN && !c->read_async) {
-		/* A file opened O_NONBLOCK whose pages are not cached: the
-		 * ring will not wait for the disk itself; its workers will,
-		 * off this thread.  Asked again at once, it would spin. */
+		/* A short range whose pages are not cached: the ring will
+		 * not wait for the disk itself (RWF_NOWAIT); its workers
+		 * will, off this thread.  Asked again at once, it would
+		 * spin. */
 		c->read_async = true;
+	} else if (res == -EOPNOTSUPP && !c->read_async && !lp->no_nowait) {
+		/* A file system that cannot say EAGAIN (tmpfs, here):
+		 * this loop's reads wait as they would. */
+		log_verbose("uring: loop %d: reads that do not wait for the "
+		    "disk (RWF_NOWAIT) are not supported for these files; "
+		    "reading without", lp->base.id);
+		lp->no_nowait = true;
 	} else if (res == -EAGAIN) {
 		log_info("conn %llu: the file keeps saying EAGAIN; closing",
 		    (unsigned long long)c->meta.id);

@@ -76,6 +76,7 @@ struct uloop {
 
 	/* what this kernel has */
 	bool recv_multishot, recv_poll_first, accept_multishot;
+	bool no_nowait;		/* files said EOPNOTSUPP to RWF_NOWAIT */
 	atomic_bool single_accept;	/* the main thread: another ring
 					 * started, accept one at a time */
 	/* the loop's own requests: models/uring.c */

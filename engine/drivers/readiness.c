@@ -236,6 +236,9 @@ job_start(struct evloop *l, struct rconn *c, uint64_t want)
 		djob_free(j);
 		return -1;
 	}
+	log_debug("conn %llu: bytes %lld to %lld are not in the page cache: "
+	    "the disk pool reads them", (unsigned long long)c->meta.id,
+	    (long long)c->file.off, (long long)(c->file.off + (off_t)want));
 	c->job = j;
 	c->jnext = l->jobs;
 	l->jobs = c;
