@@ -28,6 +28,12 @@ sub slurp {
 	return @rows;
 }
 
+sub sum {
+	my $t = 0;
+	$t += $_ for grep { defined && /^[0-9]+$/ } @_;
+	return $t;
+}
+
 sub median {
 	my @v = sort { $a <=> $b } grep { defined && $_ ne '' && $_ ne '-' && $_ ne 'null' } @_;
 	return undef unless @v;
@@ -87,15 +93,19 @@ if (@cold) {
 		push @cs, $r->{server} unless grep { $_ eq $r->{server} } @cs;
 		push @{ $c{$r->{server}}{$r->{phase}} }, $r;
 	}
-	print $o "\n**Disk stall: 64 clients of a 1 KiB file at 2,000 req/s, alone and beside a cold 1 GiB download** (median of the rounds; -w 1: one loop)\n\n";
-	print $o "| server | p99 alone (us) | p99 during (us) | ratio | max during (us) | download (s) | errors |\n";
+	print $o "\n**Disk stall: 64 clients of a 1 KiB file at 2,000 req/s, alone and beside a cold 1 GiB download** (one run per round, the download stopped every other second: a phase's p99 is the median of its seconds' p99; medians of the rounds, the ratio taken within each round; -w 1: one loop)\n\n";
+	print $o "| server | p99 alone (us) | p99 during (us) | ratio | max during (us) | download (MB/s) | errors |\n";
 	print $o "|---|---:|---:|---:|---:|---:|---:|\n";
 	for my $s (@cs) {
 		my ($a, $d) = map { median(map { $_->{p99_us} } @{ $c{$s}{$_} // [] }) } qw(alone download);
-		printf $o "| %s | %.0f | %.0f | %.2f | %.0f | %.1f | %s |\n", $s, $a // 0, $d // 0,
-		    $a ? $d / $a : 0, median(map { $_->{max_us} } @{ $c{$s}{download} }) // 0,
-		    median(map { $_->{download_s} } @{ $c{$s}{download} }) // 0,
-		    join('+', map { $_->{errors} } map { @{ $c{$s}{$_} } } qw(alone download));
+		# The ratio within each round, then their median.
+		my %alone = map { $_->{round} => $_->{p99_us} } @{ $c{$s}{alone} // [] };
+		my $ratio = median(map { $alone{$_->{round}} ? $_->{p99_us} / $alone{$_->{round}} : () }
+		    @{ $c{$s}{download} // [] });
+		printf $o "| %s | %.0f | %.0f | %.2f | %.0f | %.0f | %s |\n", $s, $a // 0, $d // 0,
+		    $ratio // 0, median(map { $_->{max_us} } @{ $c{$s}{download} }) // 0,
+		    median(map { $_->{download_MBps} } @{ $c{$s}{download} }) // 0,
+		    sum(map { $_->{errors} } map { @{ $c{$s}{$_} } } qw(alone download));
 	}
 }
 close $o;

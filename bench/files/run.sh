@@ -15,14 +15,16 @@
 # (concurbench, every byte checked).  Then the disk-stall experiment: 64
 # keep-alive clients of a small file at a fixed rate (concurbench -r), their
 # p99 alone and during a 1 GiB download of a file evicted from the page
-# cache (dd iflag=nocache), for concurd epoll, uring and thread (-w 1), and
+# cache (dd iflag=nocache), in one run with the download stopped every
+# other second, for concurd epoll, uring and thread (-w 1), and
 # for a concurd built without the disk pool (--baseline BIN) if given.  The
 # server runs in a cgroup whose disk reads are throttled to --disk-mbps
 # (default 200 MB/s; 0: none), so that a cold read is a disk's, not the
 # host's cache's (a virtual disk here reads at RAM speed).
 #
 # Installs what it needs with apt-get if it is missing (as root).  Writes
-# DIR/results.tsv, DIR/cold.tsv and DIR/report.md (default
+# DIR/results.tsv, DIR/cold.tsv (and each cold run's concurbench JSON,
+# DIR/cold-SERVER-ROUND.json) and DIR/report.md (default
 # build/bench/files/run-DATE).
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -211,8 +213,24 @@ throttle() {	# throttle PID: its disk reads at $mbps
 	[ -n "$CG" ] && echo "$1" >"$CG/cgroup.procs" ||
 		echo "run.sh: no cgroup to slow the disk: the cold reads are the host's" >&2
 }
+# Alone and during the download are measured in the same run, second by
+# second: the download (curl) runs in the even seconds and is stopped
+# (SIGSTOP) in the odd ones, and each phase's p50 and p99 are the medians
+# of its seconds' (concurbench -i 1s).  Measured one after the other, the
+# p99 alone moved between runs by more than the ratio asked of it.
+cold_secs=8	# 4 s of download: 800 MB at 200 MB/s, less than the file
+toggle() {	# toggle PID T: PID runs in even seconds from T, stopped in odd
+	local k sig
+	for ((k = 0; k < cold_secs; k++)); do
+		sleep "$(awk -v t="$(($2 + k))" -v n="$(date +%s.%N)" \
+		    'BEGIN { d = t - n; print (d > 0 ? d : 0) }')"
+		sig=CONT
+		((k % 2)) && sig=STOP
+		kill -"$sig" "$1" 2>/dev/null
+	done
+}
 C=$out/cold.tsv
-printf 'server\tphase\tround\tp50_us\tp99_us\tmax_us\trequests\terrors\tdownload_s\n' >"$C"
+printf 'server\tphase\tround\tp50_us\tp99_us\tmax_us\trequests\terrors\tdownload_MBps\n' >"$C"
 if [ "$cold" = 1 ]; then
 	cold_servers="concurd-epoll concurd-uring concurd-thread"
 	[ -n "$baseline" ] && cold_servers="concurd-base $cold_servers"
@@ -225,23 +243,35 @@ if [ "$cold" = 1 ]; then
 			   sleep 0.5 ;;
 			esac
 			throttle "$SPID"
+			sync "$D/1g.bin"	# dirty pages cannot be dropped
+			dd if="$D/1g.bin" iflag=nocache count=0 status=none
+			curl -s -o /dev/null "http://127.0.0.1:$PORT/1g.bin" & dl=$!
+			kill -STOP "$dl" 2>/dev/null
+			T=$(( $(date +%s) + 2 ))
+			toggle "$dl" "$T" & tg=$!
+			o=$("$BIN/concurbench" 127.0.0.1 "$PORT" -m file --http \
+			    --path /1k.bin --root "$D" -c 64 -t 1 -r 2000 \
+			    -d "${cold_secs}s" -i 1s --start-at "$T" --json 2>/dev/null)
+			wait "$tg"
+			kill -CONT "$dl" 2>/dev/null
+			printf '%s\n' "$o" >"$out/cold-$s-$round.json"
+			# The download's pace while it ran (half the run).
+			got=$(awk -v s="$cold_secs" '/^wchar:/ {
+			    printf "%.0f", $2 / 1e6 / (s / 2) }' /proc/"$dl"/io 2>/dev/null)
+			kill "$dl" 2>/dev/null; wait "$dl" 2>/dev/null
 			for phase in alone download; do
-				dl=
-				if [ "$phase" = download ]; then
-					sync "$D/1g.bin"	# dirty pages cannot be dropped
-					dd if="$D/1g.bin" iflag=nocache count=0 status=none
-					t0=$(date +%s.%N)
-					( curl -s -o /dev/null "http://127.0.0.1:$PORT/1g.bin"
-					  awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}' >"$W/dl" ) &
-					dl=$!
-				fi
-				o=$("$BIN/concurbench" 127.0.0.1 "$PORT" -m file --http \
-				    --path /1k.bin --root "$D" -c 64 -t 1 -r 2000 -d 5s --json 2>/dev/null)
-				[ -n "$dl" ] && wait "$dl"
+				# Even seconds ran the download, odd ones not.
+				want=$([ "$phase" = download ] && echo 0 || echo 1)
+				sel=".intervals | map(select((.start_s | floor) % 2 == $want))"
+				med='sort | if length % 2 == 1 then .[length / 2 | floor]
+				    else (.[length / 2 - 1] + .[length / 2]) / 2 end'
 				printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$s" "$phase" "$round" \
-				    "$(jq -r .latency_us.p50 <<<"$o")" "$(jq -r .latency_us.p99 <<<"$o")" \
-				    "$(jq -r .latency_us.max <<<"$o")" "$(jq -r .requests <<<"$o")" \
-				    "$(jq -r .errors.total <<<"$o")" "$([ -n "$dl" ] && cat "$W/dl" || echo -)" >>"$C"
+				    "$(jq -r "$sel | map(.latency_us.p50) | $med" <<<"$o")" \
+				    "$(jq -r "$sel | map(.latency_us.p99) | $med" <<<"$o")" \
+				    "$(jq -r "$sel | map(.latency_us.max) | max" <<<"$o")" \
+				    "$(jq -r "$sel | map(.requests) | add" <<<"$o")" \
+				    "$(jq -r "$sel | map(.errors) | add" <<<"$o")" \
+				    "$([ "$phase" = download ] && echo "${got:--}" || echo -)" >>"$C"
 			done
 			cat "$D/1g.bin" >/dev/null
 			stop
