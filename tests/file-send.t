@@ -8,8 +8,8 @@
 # the loop; every byte right; and for select, poll, epoll and uring with a
 # lower descriptor idle, read slowly; a client that leaves, and a stop,
 # while the pool reads), and wrk and ab, keep-alive, without an error;
-# for uring, a window evicted after its probe (to the pool) and a tmpfs
-# root (no RWF_NOWAIT there).
+# a window evicted after its probe (epoll and uring: to the pool); for
+# uring, a tmpfs root (no RWF_NOWAIT there).
 . "$(dirname "$0")/lib.sh"
 
 [ -x "$BIN/concurd" ] || skip_all "concurd is not built"
@@ -189,14 +189,19 @@ done
 [ -n "$CG" ] && rmdir "$CG" 2>/dev/null && CG=
 
 
-# uring: a window the probe found in the page cache, whose pages leave it
-# before they are read (evicted mid-download), goes to the disk pool: the
-# read says EAGAIN (RWF_NOWAIT), it is not retried by the ring from the
-# loop's thread at the disk's pace.  -vv says which way each window went.
+# epoll and uring: a window the probe found in the page cache, whose pages
+# leave it before they are sent (evicted mid-download), goes to the disk
+# pool: uring's read says EAGAIN (RWF_NOWAIT), epoll probes each turn of a
+# window again; neither has the loop wait on the disk for the rest of the
+# window.  -vv says which way each window went.
 head -c 67108864 /dev/urandom >"$R/c64.bin"
 sync "$R/c64.bin"
-LOG=$T/log.uring.evict
-if start_server "$LOG" "$BIN/concurd" -m uring -w 1 -vv -s file --root "$R" -b 127.0.0.1 -p 0; then
+for m in epoll uring; do
+	LOG=$T/log.$m.evict
+	if ! start_server "$LOG" "$BIN/concurd" -m "$m" -w 1 -vv -s file --root "$R" -b 127.0.0.1 -p 0; then
+		if grep -q 'io_uring' "$LOG"; then skip "$m: unavailable here"; continue; fi
+		fail "$m: concurd -vv starts"; continue
+	fi
 	seen=
 	for d in 0.6 0.9 1.2; do	# (an eviction at a window's edge is a cold probe)
 		cat "$R/c64.bin" >/dev/null
@@ -207,25 +212,21 @@ if start_server "$LOG" "$BIN/concurd" -m uring -w 1 -vv -s file --root "$R" -b 1
 		sleep "$d"
 		evict "$R/c64.bin"
 		wait "$cpid"
-		check "uring: a file evicted mid-download (after ${d} s): every byte right ($(cat "$T/c64.err"))" \
+		check "$m: a file evicted mid-download (after ${d} s): every byte right ($(cat "$T/c64.err"))" \
 		    cmp -s "$T/c64" "$R/c64.bin"
 		if tail -n +"$from" "$LOG" | grep -q 'left the page cache since the probe: the disk pool reads them'; then
 			seen=$d; break
 		fi
 	done
 	if [ -n "$seen" ]; then
-		pass "uring: ...its window, probed cached, went to the disk pool when its pages left (after $seen s)"
+		pass "$m: ...its window, probed cached, went to the disk pool when its pages left (after $seen s)"
 	else
-		fail "uring: ...its window, probed cached, went to the disk pool when its pages left" \
+		fail "$m: ...its window, probed cached, went to the disk pool when its pages left" \
 		    "$(grep -c 'disk pool reads them' "$LOG") windows to the pool" "$(tail -n 3 "$LOG")"
 	fi
 	stop_concurd
-	is "$SERVER_STATUS" 0 "uring: ...exits 0 on SIGTERM"
-elif grep -q 'io_uring' "$LOG"; then
-	skip "uring: unavailable here"
-else
-	fail "uring: concurd -vv starts"
-fi
+	is "$SERVER_STATUS" 0 "$m: ...exits 0 on SIGTERM"
+done
 rm -f "$R/c64.bin"
 
 # uring on a file system whose reads cannot say EAGAIN (tmpfs here answers

@@ -209,12 +209,12 @@ set_mask(struct evloop *l, struct rconn *c, int mask)
 	return 0;
 }
 
-/* The next `want` bytes of c's file are not in the page cache: have the
- * disk pool read them, and leave c unwatched until it has.  0, or -1 if
- * no job could start (the caller then sends anyway, waiting on the disk,
- * as it would without a pool). */
+/* The next `want` bytes of c's file are not in the page cache (why, for
+ * -vv): have the disk pool read them, and leave c unwatched until it has.
+ * 0, or -1 if no job could start (the caller then sends anyway, waiting on
+ * the disk, as it would without a pool). */
 static int
-job_start(struct evloop *l, struct rconn *c, uint64_t want)
+job_start(struct evloop *l, struct rconn *c, uint64_t want, const char *why)
 {
 	struct djob *j;
 
@@ -236,9 +236,9 @@ job_start(struct evloop *l, struct rconn *c, uint64_t want)
 		djob_free(j);
 		return -1;
 	}
-	log_debug("conn %llu: bytes %lld to %lld are not in the page cache: "
-	    "the disk pool reads them", (unsigned long long)c->meta.id,
-	    (long long)c->file.off, (long long)(c->file.off + (off_t)want));
+	log_debug("conn %llu: bytes %lld to %lld %s: the disk pool reads them",
+	    (unsigned long long)c->meta.id, (long long)c->file.off,
+	    (long long)(c->file.off + (off_t)want), why);
 	c->job = j;
 	c->jnext = l->jobs;
 	l->jobs = c;
@@ -256,8 +256,21 @@ send_file(struct evloop *l, struct rconn *c)
 {
 	struct svc_file part;
 	uint64_t want, turn = FILE_TURN, sent;
+	const char *why = "are not in the page cache";
 	int r;
 
+	/* A turn inside a window found cached: are this turn's pages still
+	 * there?  Pages evicted since the probe would have sendfile wait on
+	 * the disk here, for the rest of the window. */
+	if (c->file.len > 0 && c->job == NULL && !c->file_short &&
+	    c->file.off < c->cached_to) {
+		want = (uint64_t)(c->cached_to - c->file.off);
+		if (page_cached(c->file.fd, c->file.off,
+		    want < FILE_TURN ? want : FILE_TURN) == 0) {
+			c->cached_to = c->file.off;	/* probe the window */
+			why = "left the page cache since the probe";
+		}
+	}
 	while (c->file.len > 0 && c->job == NULL) {
 		if (turn == 0)
 			return 0;
@@ -267,9 +280,11 @@ send_file(struct evloop *l, struct rconn *c)
 			/* (Past the file's end nothing is ever cached: once
 			 * the pool has found the end, sendfile says so.) */
 			if (!c->file_short && page_cached(c->file.fd,
-			    c->file.off, want) == 0 && job_start(l, c, want) == 0)
+			    c->file.off, want) == 0 &&
+			    job_start(l, c, want, why) == 0)
 				return 0;	/* on_job_done() goes on */
 			c->cached_to = c->file.off + (off_t)want;
+			why = "are not in the page cache";
 		}
 		want = (uint64_t)(c->cached_to - c->file.off);
 		if (want > c->file.len)
