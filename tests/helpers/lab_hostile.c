@@ -3,23 +3,25 @@
  *
  *   lab_hostile HOST PORT BYTES
  *
- * It sends a burst of at most BYTES without reading, until the stream stalls
- * for 300 ms: the server's echo is then blocked in write(), and its
- * receive buffer is full.  Then it half-closes and reads just enough (our
- * own send buffer is kept small) for the server's kernel to take our last
- * bytes and the FIN (half a second at most), and closes with SO_LINGER 0: an RST while
- * the server still has megabytes to write.  A server that got our FIN is in
- * CLOSE_WAIT, where an RST makes its next write fail with EPIPE and raise
- * SIGPIPE (in ESTABLISHED it would fail with ECONNRESET, no signal).
+ * It sends a burst of BYTES without reading: the server's echo blocks in
+ * write() once its send buffer is full, and the rest of the burst waits
+ * in the server's receive buffer and our send buffer.  Then it half-closes
+ * and reads just enough (our own send buffer is kept small) for the
+ * server's kernel to take our last bytes and the FIN (half a second at
+ * most), and closes with SO_LINGER 0: an RST while the server still has
+ * data to write.  A server that got our FIN is in CLOSE_WAIT, where an RST
+ * makes its next write fail with EPIPE and raise SIGPIPE (in ESTABLISHED
+ * it would fail with ECONNRESET, no signal).
  *
  * The burst must be more than the server's send buffer holds, and no more
  * than the whole connection holds (both send buffers, both receive
- * buffers): a burst that stalls leaves our FIN behind data the server only
- * reads after a third of its send buffer has drained, and by then it can
- * write everything that is left.  How much a connection holds depends on
- * how the buffers autotuned, so a burst that stalled, or whose FIN did not
- * get in, is reset (the server then says ECONNRESET) and tried again on a
- * new connection, 64 KiB smaller, up to 8 times.
+ * buffers): a burst that stalls (no progress for 300 ms) leaves our FIN
+ * behind data the server only reads after a third of its send buffer has
+ * drained, and by then it can write everything that is left.  How much a
+ * connection holds depends on how the buffers autotuned, so a burst that
+ * stalled, or whose FIN did not get in, is reset (the server then says
+ * ECONNRESET) and tried again on a new connection, 64 KiB smaller, up to
+ * 8 times.
  *
  * Prints "try N: sent N stalled yes|no drained yes|no" per connection;
  * exits 0, or 1 on a setup error.
