@@ -32,6 +32,13 @@ enum { DJ_RUNNING, DJ_DONE };
 
 #define DISK_WINDOW	(2u << 20)	/* of a file range, probed at once */
 
+/* The next window of a range with len bytes left. */
+static inline uint64_t
+disk_window(uint64_t len)
+{
+	return len < DISK_WINDOW ? len : DISK_WINDOW;
+}
+
 struct djob {
 	int file;		/* the job's own duplicate */
 	int efd;		/* eventfd: written when done */

@@ -174,13 +174,6 @@ disk_start(struct uloop *lp, struct uconn *c, uint64_t want, const char *why)
 	return 0;
 }
 
-/* The next window of c's file range. */
-static uint64_t
-window(const struct uconn *c)
-{
-	return c->out.file.len < DISK_WINDOW ? c->out.file.len : DISK_WINDOW;
-}
-
 /* The file range goes on: a read, unless its next window is not in the
  * page cache and the disk pool takes it (on_disk goes on). */
 static void
@@ -190,7 +183,7 @@ file_next(struct uloop *lp, struct uconn *c)
 
 	if (c->out.file.len > BIG_SIZE && !c->read_async && !c->file_short &&
 	    c->out.file.off >= c->cached_to) {
-		want = window(c);
+		want = disk_window(c->out.file.len);
 		/* (Past the file's end nothing is ever cached: once the pool
 		 * has found the end, the read says so.) */
 		if (page_cached(c->out.file.fd, c->out.file.off, want) == 0 &&
@@ -688,7 +681,7 @@ uc_on_read(struct uloop *lp, struct uconn *c, int res, unsigned flags)
 		/* A window the probe said was cached is not, after all
 		 * (evicted since): the pool reads it, or without one,
 		 * io_uring's workers. */
-		if (disk_start(lp, c, window(c),
+		if (disk_start(lp, c, disk_window(c->out.file.len),
 		    "left the page cache since the probe") == -1)
 			c->read_async = true;
 	} else if (res == -EAGAIN && !c->read_async) {

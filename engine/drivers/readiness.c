@@ -256,7 +256,6 @@ send_file(struct evloop *l, struct rconn *c)
 {
 	struct svc_file part;
 	uint64_t want, turn = FILE_TURN, sent;
-	const char *why = "are not in the page cache";
 	int r;
 
 	/* A turn inside a window found cached: are this turn's pages still
@@ -266,25 +265,23 @@ send_file(struct evloop *l, struct rconn *c)
 	    c->file.off < c->cached_to) {
 		want = (uint64_t)(c->cached_to - c->file.off);
 		if (page_cached(c->file.fd, c->file.off,
-		    want < FILE_TURN ? want : FILE_TURN) == 0) {
-			c->cached_to = c->file.off;	/* probe the window */
-			why = "left the page cache since the probe";
-		}
+		    want < FILE_TURN ? want : FILE_TURN) == 0 &&
+		    job_start(l, c, disk_window(c->file.len),
+		    "left the page cache since the probe") == 0)
+			return 0;	/* on_job_done() goes on */
 	}
 	while (c->file.len > 0 && c->job == NULL) {
 		if (turn == 0)
 			return 0;
 		if (c->file.off >= c->cached_to) {
-			want = c->file.len < DISK_WINDOW ? c->file.len :
-			    DISK_WINDOW;
+			want = disk_window(c->file.len);
 			/* (Past the file's end nothing is ever cached: once
 			 * the pool has found the end, sendfile says so.) */
 			if (!c->file_short && page_cached(c->file.fd,
-			    c->file.off, want) == 0 &&
-			    job_start(l, c, want, why) == 0)
+			    c->file.off, want) == 0 && job_start(l, c, want,
+			    "are not in the page cache") == 0)
 				return 0;	/* on_job_done() goes on */
 			c->cached_to = c->file.off + (off_t)want;
-			why = "are not in the page cache";
 		}
 		want = (uint64_t)(c->cached_to - c->file.off);
 		if (want > c->file.len)
