@@ -129,13 +129,14 @@ read_arm(struct uloop *lp, struct uconn *c)
 	    c->out.file.len < size ? (unsigned)c->out.file.len : size,
 	    (uint64_t)c->out.file.off);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
+	/* Pages not in the cache (a short range, or a window's that left it
+	 * since the probe): EAGAIN, and they are read off this thread
+	 * (uc_on_read), not by a read the ring retries from this thread's
+	 * task work at the disk's pace. */
+	c->read_nowait = !c->read_async && !lp->no_nowait;
 	if (c->read_async)
 		sqe->flags |= IOSQE_ASYNC;
-	else if (!lp->no_nowait)
-		/* Pages not in the cache (a short range, or a window's that
-		 * left it since the probe): EAGAIN, and they are read off
-		 * this thread (uc_on_read), not by a read the ring retries
-		 * from this thread's task work at the disk's pace. */
+	else if (c->read_nowait)
 		sqe->rw_flags = RWF_NOWAIT;
 	sqe->buf_group = c->read_big ? BGID_BIG : BGID;
 	io_uring_sqe_set_data64(sqe, UD(c, OP_READ));
@@ -690,12 +691,14 @@ uc_on_read(struct uloop *lp, struct uconn *c, int res, unsigned flags)
 		 * will, off this thread.  Asked again at once, it would
 		 * spin. */
 		c->read_async = true;
-	} else if (res == -EOPNOTSUPP && !c->read_async && !lp->no_nowait) {
+	} else if (res == -EOPNOTSUPP && c->read_nowait) {
 		/* A file system that cannot say EAGAIN (tmpfs, here):
-		 * this loop's reads wait as they would. */
-		log_verbose("uring: loop %d: reads that do not wait for the "
-		    "disk (RWF_NOWAIT) are not supported for these files; "
-		    "reading without", lp->base.id);
+		 * this loop's reads wait as they would.  (Other reads with
+		 * the flag may still be in flight: each is asked again.) */
+		if (!lp->no_nowait)
+			log_verbose("uring: loop %d: reads that do not wait "
+			    "for the disk (RWF_NOWAIT) are not supported for "
+			    "these files; reading without", lp->base.id);
 		lp->no_nowait = true;
 	} else if (res == -EAGAIN) {
 		log_info("conn %llu: the file keeps saying EAGAIN; closing",

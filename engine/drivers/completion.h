@@ -45,9 +45,10 @@ struct uconn {
 	bool reading;		/* a read of the file range is in flight */
 	bool read_big;		/* ...into a buffer of the big pool */
 	bool read_small;	/* the big pool was dry: small ones next */
+	bool read_nowait;	/* ...with RWF_NOWAIT */
 	bool read_async;	/* the file said EAGAIN (not in the page
-				 * cache, opened O_NONBLOCK): read in
-				 * io_uring's workers from now on */
+				 * cache): read in io_uring's workers
+				 * from now on */
 	bool file_short;	/* the disk pool found the file ends early */
 	bool started;		/* the service's start() was called */
 	bool moving;		/* going to another ring once quiet */
