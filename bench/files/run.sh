@@ -50,6 +50,7 @@ mkdir -p "$out"
 W=$(mktemp -d "${TMPDIR:-/tmp}/bench-files.XXXXXX")
 SPID=
 cleanup() {
+	declare -F end_download >/dev/null && end_download
 	[ -n "$SPID" ] && stop
 	rm -rf "$W"
 }
@@ -229,6 +230,13 @@ toggle() {	# toggle PID T: PID runs in even seconds from T, stopped in odd
 		kill -"$sig" "$1" 2>/dev/null
 	done
 }
+dl= tg=
+end_download() {	# the download and its toggler, stopped or not
+	[ -n "$tg" ] && kill "$tg" 2>/dev/null && wait "$tg" 2>/dev/null
+	[ -n "$dl" ] && kill "$dl" 2>/dev/null && kill -CONT "$dl" 2>/dev/null &&
+		wait "$dl" 2>/dev/null
+	dl= tg=
+}
 C=$out/cold.tsv
 printf 'server\tphase\tround\tp50_us\tp99_us\tmax_us\trequests\terrors\tdownload_MBps\n' >"$C"
 if [ "$cold" = 1 ]; then
@@ -252,13 +260,13 @@ if [ "$cold" = 1 ]; then
 			o=$("$BIN/concurbench" 127.0.0.1 "$PORT" -m file --http \
 			    --path /1k.bin --root "$D" -c 64 -t 1 -r 2000 \
 			    -d "${cold_secs}s" -i 1s --start-at "$T" --json 2>/dev/null)
-			wait "$tg"
-			kill -CONT "$dl" 2>/dev/null
+			wait "$tg"; tg=
 			printf '%s\n' "$o" >"$out/cold-$s-$round.json"
-			# The download's pace while it ran (half the run).
+			# The download's pace while it ran (half the run; it is
+			# stopped again now).
 			got=$(awk -v s="$cold_secs" '/^wchar:/ {
 			    printf "%.0f", $2 / 1e6 / (s / 2) }' /proc/"$dl"/io 2>/dev/null)
-			kill "$dl" 2>/dev/null; wait "$dl" 2>/dev/null
+			end_download
 			for phase in alone download; do
 				# Even seconds ran the download, odd ones not.
 				want=$([ "$phase" = download ] && echo 0 || echo 1)
