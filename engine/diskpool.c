@@ -198,6 +198,14 @@ djob_new(int fd, off_t off, uint64_t len)
 	return j;
 }
 
+void
+djob_say(const struct djob *j, uint64_t id, const char *why)
+{
+	log_debug("conn %llu: bytes %lld to %lld %s: the disk pool reads them",
+	    (unsigned long long)id, (long long)j->off,
+	    (long long)(j->off + (off_t)j->len), why);
+}
+
 int
 djob_submit(struct djob *j)
 {

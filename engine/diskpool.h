@@ -56,6 +56,8 @@ struct djob {
 struct djob *djob_new(int fd, off_t off, uint64_t len);
 /* Queue it: 0, or -1 with errno (no thread could start). */
 int djob_submit(struct djob *j);
+/* -vv: connection id's job, and why its bytes were not in the cache. */
+void djob_say(const struct djob *j, uint64_t id, const char *why);
 /* A job never queued: free it now (closes its descriptors). */
 void djob_free(struct djob *j);
 /* Let go of a queued job: the loop when it has seen the eventfd (the job

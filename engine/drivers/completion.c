@@ -164,9 +164,7 @@ disk_start(struct uloop *lp, struct uconn *c, uint64_t want, const char *why)
 		djob_free(j);
 		return -1;
 	}
-	log_debug("conn %llu: bytes %lld to %lld %s: the disk pool reads them",
-	    (unsigned long long)c->meta.id, (long long)c->out.file.off,
-	    (long long)(c->out.file.off + (off_t)want), why);
+	djob_say(j, c->meta.id, why);
 	sqe = uring_sqe(&lp->ring);
 	io_uring_prep_poll_add(sqe, j->efd, POLLIN);
 	io_uring_sqe_set_data64(sqe, UD(c, OP_DISK));

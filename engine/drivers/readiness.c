@@ -236,9 +236,7 @@ job_start(struct evloop *l, struct rconn *c, uint64_t want, const char *why)
 		djob_free(j);
 		return -1;
 	}
-	log_debug("conn %llu: bytes %lld to %lld %s: the disk pool reads them",
-	    (unsigned long long)c->meta.id, (long long)c->file.off,
-	    (long long)(c->file.off + (off_t)want), why);
+	djob_say(j, c->meta.id, why);
 	c->job = j;
 	c->jnext = l->jobs;
 	l->jobs = c;
