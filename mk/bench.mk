@@ -29,7 +29,14 @@ compare-peers: all
 	MAKE="$(MAKE)" B="$(B)" O="$(O)" bash bench/peers/run.sh \
 		$(if $(QUICK),--quick) $(PEERS_ARGS)
 
-.PHONY: peer-servers compare-peers
+# Where an echo server's CPU goes (send, receive, accept, close, sleep, the
+# rest), sampled with perf, and the least any server could cost:
+#   make compare-floor [FLOOR_ARGS="--rounds 5 --servers epoll-ref,concurd"]
+# writes build/bench/floor/run-DATE/floor.md (see bench/peers/floor.sh --help).
+compare-floor: all
+	MAKE="$(MAKE)" B="$(B)" O="$(O)" bash bench/peers/floor.sh $(FLOOR_ARGS)
+
+.PHONY: peer-servers compare-peers compare-floor
 
 # Two builds of concurd on the same loads, back to back, alternating:
 #   make bench-ab A=/path/to/old/concurd [B=bin/concurd] [AB_ARGS="--rounds 5"]
