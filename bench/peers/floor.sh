@@ -79,11 +79,10 @@ mkdir -p "$OUT/perf" || exit 73
 TSV=$OUT/floor.tsv
 printf 'round\tload\tserver\tops\tcpu_us_per_op\tsend\treceive\taccept\tclose\tsleep\tserver_code\n' >"$TSV"
 
-SPID= BPID=
+SPID=
 cleanup() {
-	[ -n "$BPID" ] && kill "$BPID" 2>/dev/null
 	[ -n "$SPID" ] && { kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null; }
-	SPID= BPID=
+	SPID=
 }
 trap 'cleanup; exit 130' INT TERM
 trap cleanup EXIT
@@ -128,7 +127,7 @@ shares() {	# PERF_DATA
 
 HZ=$(getconf CLK_TCK)
 port=$((20000 + RANDOM % 20000))
-nserv=$(echo $SERVERS | wc -w)
+nserv=$(wc -w <<<"$SERVERS")
 echo "floor.sh: $ROUNDS rounds x $(echo $LOADS | wc -w) loads x $nserv servers x ${DUR}s; $OUT" >&2
 for r in $(seq 1 "$ROUNDS"); do
 	order=$SERVERS
