@@ -63,6 +63,35 @@ else
 	fail "echo: starts"
 fi
 
+# -- the multishot receive ---------------------------------------------------
+# Ping-pong keeps one multishot receive per connection, armed once.  A peer
+# that sends ahead of its answers (a stream, a message bigger than a
+# buffer) has what came while its output was pending held, and given to
+# the service in order once the output is sent; then it is read a receive
+# at a time (-vv says so once per connection).
+if uring echo -w 1 -vv; then
+	held() { grep -c 'input while output is pending: held' "$LOG"; }
+	out=$("$BIN/concurbench" 127.0.0.1 "$PORT" -c 8 -s 64 -n 4000 --json 2>&1)
+	is "$(jq -r '.errors.total' <<<"$out" 2>/dev/null)/$(jq -r '.requests' <<<"$out" 2>/dev/null)" \
+	    0/4000 "multishot: 8 ping-pong connections, 4000 requests, every byte checked"
+	is "$(held)" 0 "multishot: ping-pong never has input held"
+	out=$("$BIN/concurbench" 127.0.0.1 "$PORT" -m stream -c 4 -s 3000 -d 1s --json 2>&1)
+	is "$(jq -r '.errors.total' <<<"$out" 2>/dev/null)" 0 \
+	    "multishot: 4 streams of 3000-byte messages, every byte checked"
+	check "multishot: a stream's early input was held ($(held) connections)" \
+	    test "$(held)" -ge 1
+	out=$("$CONFORM" halfclose 127.0.0.1 "$PORT" 2>&1)
+	rc=$?
+	ok $rc "multishot: 256 KiB then half-close: all of it back, then EOF"
+	[ $rc = 0 ] || diag "$out"
+	stop_server
+	is "$SERVER_STATUS" 0 "multishot: exit 0 on SIGTERM"
+	is "$(summary_field bytes_in)" "$(summary_field bytes_out)" \
+	    "multishot: every byte in went out"
+else
+	fail "multishot: starts"
+fi
+
 # -- the other services ------------------------------------------------------
 for s in discard chargen daytime time; do
 	if uring "$s"; then

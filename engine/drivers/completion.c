@@ -5,15 +5,25 @@
  * Per connection, a receive that picks its buffer from the loop's
  * provided-buffer pools when data arrives (drivers/uring-bufs.c), so an
  * idle connection holds no buffer at all, only its struct uconn (about 150
- * bytes plus the service state); services that never reply
- * (SVC_READ_ALWAYS) get a multishot receive, and their buffers go straight
- * back.  Sends go straight from what the service emitted: for echo that is
- * the provided buffer itself, which goes back to the pool when the send
+ * bytes plus the service state).  After a first small message the receive
+ * is multishot: armed once, it completes for every message, with no poll
+ * to arm again per request.
+ * Sends go straight from what the service emitted: for echo that is the
+ * provided buffer itself, which goes back to the pool when the send
  * completes.  No copy, no allocation per request: an echoed message costs
  * one receive completion and one send completion.
  *
- * Backpressure (service.h rule 4): a connection is not read while its
- * output is pending.  A send from a pool buffer may not wait (MSG_DONTWAIT):
+ * Backpressure (service.h rule 4): input() is not given more while output
+ * is pending.  A multishot receive may still bring some (a peer that
+ * sends before it has read the answer: pipelining, a stream, a peer that
+ * never reads): that is copied into the connection's own buffer (`held`),
+ * the pool buffer goes back, the receive is cancelled and the connection
+ * is read one receive at a time from then on, only while no output is
+ * pending, as before; what it holds is what came before the cancel, given
+ * to input() a piece at a time once the output is sent.  Services whose
+ * input() never emits (SVC_READ_ALWAYS) are read all the time.  A full
+ * small buffer says more is coming: single-shot receives from the big pool
+ * from then on.  A send from a pool buffer may not wait (MSG_DONTWAIT):
  * what the socket does not take at once is copied into the connection's
  * own buffer (malloc'd, at most SVC_EMIT_MAX, freed once sent) and the
  * pool buffer goes back, so a peer that never reads holds one emission of
@@ -77,7 +87,12 @@ recv_arm(struct uloop *lp, struct uconn *c)
 	struct io_uring_sqe *sqe = uring_sqe(&lp->ring);
 
 	c->recv_big = c->bulk;
-	if (lp->recv_multishot && (lp->svc->flags & SVC_READ_ALWAYS)) {
+	/* Multishot once a first receive brought a small message: a peer
+	 * that starts with more than a buffer (a stream, a big message) is
+	 * read a receive at a time, and what it sends on is not held. */
+	c->recv_ms = lp->recv_multishot && ((lp->svc->flags & SVC_READ_ALWAYS) ||
+	    (c->in > 0 && !c->bulk && !c->one_shot));
+	if (c->recv_ms) {
 		io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
 	} else {
 		io_uring_prep_recv(sqe, c->fd, NULL,
@@ -279,6 +294,7 @@ uc_release(struct uloop *lp, struct uconn *c)
 		c->job = NULL;
 	}
 	free(c->own);
+	free(c->held);
 	if (c->started && lp->svc->end != NULL)
 		lp->svc->end(c->st);
 	if (close(c->fd) == -1 && errno != EINTR)
@@ -369,6 +385,61 @@ feed(struct uloop *lp, struct uconn *c, unsigned bid, size_t len)
 	apply(lp, c, r);
 }
 
+/* A multishot receive is stopped: single-shot receives from now on. */
+static void
+one_shot(struct uloop *lp, struct uconn *c)
+{
+	c->one_shot = true;
+	if (c->recv_armed && c->recv_ms && !c->recv_cancel) {
+		uring_cancel(lp, UD(c, OP_RECV));
+		c->recv_cancel = true;
+	}
+}
+
+/* Input a multishot receive brought while output is pending: copied into
+ * the connection's own buffer, the pool buffer back.  Only while that
+ * receive is armed (a single-shot one is not armed while anything is
+ * pending or held), and `held` is not given to input() until it has ended,
+ * so no output points into it here. */
+static void
+hold(struct uloop *lp, struct uconn *c, unsigned bid, size_t len)
+{
+	char *p = realloc(c->held, c->held_len + len);
+
+	if (p == NULL) {
+		log_warn("uring: fd %d: buffer for early input", c->fd);
+		buf_put(&lp->b, bid);
+		uc_end(lp, c, ENOMEM);
+		return;
+	}
+	if (c->held == NULL)
+		log_debug("conn %llu: input while output is pending: held, "
+		    "and single-shot receives from now on",
+		    (unsigned long long)c->meta.id);
+	memcpy(p + c->held_len, buf_at(&lp->b, bid), len);
+	buf_put(&lp->b, bid);
+	c->held = p;
+	c->held_len += len;
+	one_shot(lp, c);
+}
+
+/* The next piece of what is held, to input(): nothing is pending.  Its
+ * output may point into `held`, which stays until all of it was given and
+ * the output sent. */
+static void
+feed_held(struct uloop *lp, struct uconn *c)
+{
+	size_t len = c->held_len - c->held_off;
+	int r;
+
+	if (len > SVC_RECV_MAX)
+		len = SVC_RECV_MAX;
+	c->need_more = true;
+	r = lp->svc->input(c->st, c->held + c->held_off, len, &c->out);
+	c->held_off += len;
+	apply(lp, c, r);
+}
+
 /* c is quiet: into the inbox of the ring it is going to. */
 static void
 hand_over(struct uloop *lp, struct uconn *c)
@@ -398,7 +469,7 @@ uc_give_away(struct uloop *lp)
 	for (c = lp->conns; c != NULL && marked < n; c = c->next) {
 		if (c->closing || c->starved || c->sending || c->reading ||
 		    c->rd_eof || c->moving || svc_out_pending(&c->out) ||
-		    !c->recv_armed)
+		    !c->recv_armed || c->held != NULL)
 			continue;	/* busy now: stays */
 		c->moving = true;
 		if (!c->recv_cancel) {
@@ -471,6 +542,19 @@ uc_progress(struct uloop *lp, struct uconn *c)
 			apply(lp, c, svc->more(c->st, &c->out));
 			continue;
 		}
+		if (c->held != NULL) {
+			/* (Not before the multishot receive that brought it
+			 * has ended: it may bring more.) */
+			if (c->recv_armed && c->recv_ms)
+				break;
+			if (c->held_off < c->held_len) {
+				feed_held(lp, c);
+				continue;
+			}
+			free(c->held);	/* all given, its output sent */
+			c->held = NULL;
+			c->held_len = c->held_off = 0;
+		}
 		if (c->rd_eof) {
 			if (c->eof_done) {	/* nothing to come, nothing to send */
 				uc_end(lp, c, 0);
@@ -486,11 +570,11 @@ uc_progress(struct uloop *lp, struct uconn *c)
 	if (c->moving) {
 		/* Nothing goes on here: once quiet, to its new ring. */
 		if (c->inflight == 0 && !svc_out_pending(&c->out) &&
-		    !c->starved && !c->rd_eof)
+		    !c->starved && !c->rd_eof && c->held == NULL)
 			hand_over(lp, c);
 		return;
 	}
-	if (!c->recv_armed && !c->starved && !c->rd_eof &&
+	if (!c->recv_armed && !c->starved && !c->rd_eof && c->held == NULL &&
 	    (!svc_out_pending(&c->out) || (svc->flags & SVC_READ_ALWAYS)))
 		recv_arm(lp, c);
 }
@@ -575,13 +659,19 @@ uc_on_recv(struct uloop *lp, struct uconn *c, int res, unsigned flags)
 				r = SVC_ABORT;
 			}
 			apply(lp, c, r);
+		} else if (svc_out_pending(&c->out) || c->sending ||
+		    c->held != NULL) {
+			c->in += (uint64_t)res;
+			hold(lp, c, bid, (size_t)res);
 		} else {
-			/* Not read while output is pending, and one receive at
-			 * a time: nothing else can be waiting, feed it now.  A
-			 * full small buffer says more is waiting (the big pool
-			 * next); less than that, back to the small one. */
+			/* Nothing pending, nothing held: feed it now.  A full
+			 * small buffer says more is waiting (the big pool
+			 * next, a receive at a time); less than that, back to
+			 * the small one. */
 			c->in += (uint64_t)res;
 			c->bulk = res >= BUF_SIZE;
+			if (c->bulk)
+				one_shot(lp, c);
 			feed(lp, c, bid, (size_t)res);
 		}
 	} else if (res == -ENOBUFS && c->recv_big) {
@@ -600,12 +690,12 @@ uc_on_recv(struct uloop *lp, struct uconn *c, int res, unsigned flags)
 			c->snext = lp->starved;
 			lp->starved = c;
 		}
-	} else if (res == -EINVAL && lp->recv_poll_first) {
-		log_debug("uring: no IORING_RECVSEND_POLL_FIRST");
-		lp->recv_poll_first = false;
-	} else if (res == -EINVAL && lp->recv_multishot) {
+	} else if (res == -EINVAL && c->recv_ms && lp->recv_multishot) {
 		log_debug("uring: no multishot receive; single-shot instead");
 		lp->recv_multishot = false;
+	} else if (res == -EINVAL && !c->recv_ms && lp->recv_poll_first) {
+		log_debug("uring: no IORING_RECVSEND_POLL_FIRST");
+		lp->recv_poll_first = false;
 	} else if (res < 0 && res != -ECANCELED && res != -EINTR &&
 	    res != -EAGAIN) {
 		errno = -res;

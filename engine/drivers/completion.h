@@ -37,6 +37,10 @@ struct uconn {
 	int fd;
 	uint16_t out_bid;	/* buffer the pending output points into */
 	char *own;		/* unsent output a slow reader left, or NULL */
+	char *held;		/* input a multishot receive brought while
+				 * output was pending (a copy), or NULL */
+	size_t held_len, held_off;	/* ...its length, and how much of it
+					 * input() has had */
 	bool recv_armed, recv_cancel, sending, closing, starved;
 	bool rd_eof, eof_done, done, need_more;
 	bool bulk;		/* receive from the big pool */
@@ -52,6 +56,8 @@ struct uconn {
 	bool file_short;	/* the disk pool found the file ends early */
 	bool started;		/* the service's start() was called */
 	bool moving;		/* going to another ring once quiet */
+	bool recv_ms;		/* the receive in flight is multishot */
+	bool one_shot;		/* single-shot receives from now on */
 	int err;		/* the errno that ended it, or 0 */
 	uint8_t inflight;	/* requests whose last CQE has not come */
 	struct svc_out out;	/* output being sent (advanced on short sends) */
