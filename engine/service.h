@@ -34,7 +34,9 @@
  *      (that is the backpressure: a peer that never reads cannot make the
  *      server buffer more than one emission) -- except for SVC_READ_ALWAYS
  *      services, whose input() never emits, which are read and drained all
- *      the time.
+ *      the time.  A driver whose receive was already under way when output
+ *      became pending (io_uring's multishot receive) keeps what it brings,
+ *      stops it, and passes that on in order once the output is sent.
  *   5. Peer's EOF (half-close): call eof() once; never read again.
  *   6. SVC_DONE from any hook: send what was emitted, then close.
  *      SVC_ABORT: close now without sending (protocol error).
