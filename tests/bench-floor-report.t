@@ -57,4 +57,16 @@ for a in "--rounds 0" "--duration x" "--loads pp65" "--servers nginx" "--frob"; 
 	bash "$TOP/bench/peers/floor.sh" $a >/dev/null 2>&1
 	is "$?" 64 "floor.sh $a: usage error"
 done
+# perf that cannot sample (not root, a strict perf_event_paranoid): said
+# before anything is built or run.
+mkdir -p "$T/stub"
+printf '#!/bin/sh\necho "perf: no permission" >&2\nexit 255\n' >"$T/stub/perf"
+chmod +x "$T/stub/perf"
+if command -v jq >/dev/null; then
+	out=$(PATH="$T/stub:$PATH" bash "$TOP/bench/peers/floor.sh" --rounds 1 2>&1)
+	is "$?" 69 "floor.sh: perf that cannot sample: exit 69"
+	like "$out" 'perf cannot sample here: run as root' "... and says what to do"
+else
+	skip "no jq"; skip "no jq"
+fi
 done_testing

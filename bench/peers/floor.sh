@@ -70,6 +70,13 @@ for s in $SERVERS; do
 done
 command -v perf >/dev/null || { echo "floor.sh: perf is missing (as root: apt-get install linux-perf)" >&2; exit 69; }
 command -v jq >/dev/null || { echo "floor.sh: jq is missing (as root: apt-get install jq)" >&2; exit 69; }
+probe=$(mktemp "${TMPDIR:-/tmp}/floor-probe.XXXXXX") || exit 73
+if ! perf record -q -e cpu-clock -o "$probe" -- true >/dev/null 2>&1; then
+	rm -f "$probe"
+	echo "floor.sh: perf cannot sample here: run as root, or set kernel.perf_event_paranoid to 1 or less" >&2
+	exit 69
+fi
+rm -f "$probe"
 
 CONCURD=$ROOT/$O/concurd BENCH=$ROOT/$O/concurbench REF=$ROOT/$B/bench/peers/epoll-echo
 ${MAKE:-make} -C "$ROOT" --no-print-directory -s B="$B" O="$O" all "$B/bench/peers/epoll-echo" >&2 ||
@@ -143,7 +150,12 @@ for r in $(seq 1 "$ROUNDS"); do
 			# shellcheck disable=SC2046
 			perf record -q -e cpu-clock -g -p "$SPID" -o "$data" -- \
 				"$BENCH" 127.0.0.1 "$port" $(load_args "$l") -d "$DUR" --json >"$json" 2>>"$log"
+			st=$?
 			t1=$(ticks "$SPID")
+			if [ "$st" != 0 ]; then
+				echo "floor.sh: round $r $l $s: perf record or concurbench failed, exit $st (see $log)" >&2
+				exit 1
+			fi
 			cleanup
 			ops=$(jq -r '.requests // 0' "$json" 2>/dev/null)
 			errs=$(jq -r '.errors.total // 0' "$json" 2>/dev/null)
