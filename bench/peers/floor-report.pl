@@ -57,7 +57,7 @@ for my $load (@loads) {
 	print "## ", $title{$load} // $load, "\n\n";
 	print "| server | total | send | receive | accept | close | sleep | events | server's code | total ×epoll-ref | socket work ×epoll-ref's total |\n";
 	print "|---|", "---:|" x 10, "\n";
-	my @floor;
+	my @low;	# each server's median socket work against the reference
 	for my $s (@servers) {
 		my $by = $row{$load}{$s} or next;
 		my (@tot, @sock);
@@ -65,20 +65,15 @@ for my $load (@loads) {
 			next unless $ref && $ref->{$r};
 			push @tot, $by->{$r}{total} / $ref->{$r}{total};
 			push @sock, $by->{$r}{socket} / $ref->{$r}{total};
-			push @floor, $sock[-1];
 		}
+		push @low, median(@sock) if @sock;
 		my @cells = map { my $c = $_; us(median(map { $_->{$c} } values %$by)) } ('total', @cat);
 		printf "| %s | %s | %s | %s |\n", $s, join(' | ', @cells),
 		    @tot ? ratio(median(@tot)) . ' (' . span(@tot) . ')' : '–',
 		    @sock ? ratio(median(@sock)) . ' (' . span(@sock) . ')' : '–';
 	}
 	print "\n";
-	if (@floor) {
-		my @low = map {
-			my $s = $_;
-			median(map { $row{$load}{$s}{$_}{socket} / $ref->{$_}{total} }
-			    grep { $ref->{$_} } keys %{$row{$load}{$s}});
-		} grep { $row{$load}{$_} } @servers;
+	if (@low) {
 		my ($least) = sort { $a <=> $b } @low;
 		printf "The socket work alone is ×%.2f of epoll-ref's whole cost at the least "
 		    . "(the median over rounds of the server that did the least): a server that "
