@@ -52,7 +52,7 @@ is "$?" 2 "no rows: an error"
 
 # floor.sh: help, and usage errors before anything is built or run.
 check "floor.sh --help" bash "$TOP/bench/peers/floor.sh" --help
-for a in "--rounds 0" "--duration x" "--loads pp65" "--servers nginx" "--frob"; do
+for a in "--rounds 0" "--duration x" "--loads pp65" "--servers nginx" "--servers concurd-fork" "--frob"; do
 	# shellcheck disable=SC2086
 	bash "$TOP/bench/peers/floor.sh" $a >/dev/null 2>&1
 	is "$?" 64 "floor.sh $a: usage error"

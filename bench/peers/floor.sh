@@ -31,8 +31,8 @@ usage() {
 	cat <<'USAGE'
 usage: bench/peers/floor.sh [options]
   --servers A,B,...  epoll-ref, concurd (as shipped), concurd-MODEL,
-                     concurd-MODEL-wN (default: epoll-ref,concurd,
-                     concurd-epoll-w1)
+                     concurd-MODEL-wN, for the models that serve in one
+                     process (default: epoll-ref,concurd,concurd-epoll-w1)
   --loads A,B,...    pp64 (64 connections, 64 B ping-pong), conn-reset
                      (16 clients, a connection each, reset close)
                      (default: both)
@@ -66,7 +66,12 @@ for l in $LOADS; do
 	case $l in pp64|conn-reset) ;; *) echo "floor.sh: unknown load $l" >&2; exit 64 ;; esac
 done
 for s in $SERVERS; do
-	case $s in epoll-ref|concurd|concurd-*) ;; *) echo "floor.sh: unknown server $s" >&2; exit 64 ;; esac
+	case $s in
+	concurd-fork*|concurd-prefork*)	# perf -p follows no child started later
+		echo "floor.sh: $s serves in processes of its own, which perf cannot follow here" >&2; exit 64 ;;
+	epoll-ref|concurd|concurd-*) ;;
+	*) echo "floor.sh: unknown server $s" >&2; exit 64 ;;
+	esac
 done
 command -v perf >/dev/null || { echo "floor.sh: perf is missing (as root: apt-get install linux-perf)" >&2; exit 69; }
 command -v jq >/dev/null || { echo "floor.sh: jq is missing (as root: apt-get install jq)" >&2; exit 69; }
@@ -119,7 +124,7 @@ start_server() {	# NAME PORT LOG
 	return 1
 }
 
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+ticks() { perl "$ROOT/bench/peers/proctree.pl" "$1" | cut -d' ' -f1; }
 
 # Children share (%) of each category's kernel function, then the server's
 # own code: the share of samples outside the kernel.
