@@ -88,10 +88,11 @@ recv_arm(struct uloop *lp, struct uconn *c)
 
 	c->recv_big = c->bulk;
 	/* Multishot once a first receive brought a small message: a peer
-	 * that starts with more than a buffer (a stream, a big message) is
-	 * read a receive at a time, and what it sends on is not held. */
+	 * that starts with more than a buffer (a stream, a big message:
+	 * bulk, and so one_shot) is read a receive at a time, and what it
+	 * sends on is not held. */
 	c->recv_ms = lp->recv_multishot && ((lp->svc->flags & SVC_READ_ALWAYS) ||
-	    (c->in > 0 && !c->bulk && !c->one_shot));
+	    (c->in > 0 && !c->one_shot));
 	if (c->recv_ms) {
 		io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
 	} else {
