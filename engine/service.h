@@ -85,6 +85,10 @@ enum {
 #define SVC_READ_ALWAYS	0x1	/* input() never emits; read even when blocked */
 #define SVC_FILES	0x2	/* emits file ranges: the drivers that send
 				 * them with sendfile(2) serve it best */
+#define SVC_CLIENT_FIRST 0x4	/* start() emits nothing: the client speaks
+				 * first, so a TCP listener may hand over a
+				 * connection with its first data
+				 * (TCP_DEFER_ACCEPT) */
 
 struct conn_meta;
 

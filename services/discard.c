@@ -18,7 +18,7 @@ discard_datagram(const void *conf, const char *in, size_t len, char *out,
 const struct service service_discard = {
 	.name = "discard",
 	.summary = "RFC 863: reads and drops everything",
-	.flags = SVC_READ_ALWAYS,
+	.flags = SVC_READ_ALWAYS | SVC_CLIENT_FIRST,
 	.start = svc_start_nothing,
 	.input = svc_input_ignore,
 	.eof = svc_eof_done,

@@ -31,6 +31,7 @@ echo_datagram(const void *conf, const char *in, size_t len, char *out,
 const struct service service_echo = {
 	.name = "echo",
 	.summary = "RFC 862: returns every byte until the client closes",
+	.flags = SVC_CLIENT_FIRST,
 	.start = svc_start_nothing,
 	.input = echo_input,
 	.eof = svc_eof_done,

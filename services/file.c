@@ -1140,7 +1140,7 @@ file_end(void *st_)
 const struct service service_file = {
 	.name = "file",
 	.summary = "files under --root: Gopher menus and files, HTTP/1.1 GET",
-	.flags = SVC_FILES,
+	.flags = SVC_FILES | SVC_CLIENT_FIRST,
 	.options = options,
 	.conf_size = sizeof(struct file_conf),
 	.option = file_option,

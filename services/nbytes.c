@@ -180,6 +180,7 @@ nbytes_eof(void *st, struct svc_out *out)
 const struct service service_nbytes = {
 	.name = "nbytes",
 	.summary = "UNP ch. 30: client sends N and a newline, gets N bytes",
+	.flags = SVC_CLIENT_FIRST,
 	.options = options,
 	.conf_size = sizeof(struct nbytes_conf),
 	.option = nbytes_option,

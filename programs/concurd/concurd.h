@@ -25,6 +25,7 @@ struct cmdline {
 	 * message when the socket is not TCP. */
 	struct net_sockopts so;
 	bool nodelay_off;
+	bool defer_given;	/* --defer-accept, 0 included */
 	const char *tcp_opt;
 	/* systemd passed a datagram socket beside the stream one */
 	int udp_fd;

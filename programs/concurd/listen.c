@@ -220,6 +220,22 @@ listener_check(struct cmdline *cl, struct server *srv)
 	/* Nagle off by default: echo and its kin are request/response. */
 	srv->nodelay = tcp && !cl->nodelay_off;
 	cl->so.nodelay = srv->nodelay;
+	/*
+	 * An event loop whose client speaks first (or whose proxy sends its
+	 * header first) gets TCP_DEFER_ACCEPT by default: the kernel hands a
+	 * connection over with its first data, so accepting it and reading
+	 * that data take one wake-up and no wait for input.  The least the
+	 * kernel takes, 1 s, is how long a client that says nothing waits to
+	 * be accepted.  The process and thread models keep the plain accept:
+	 * a connection is a process or thread the moment it is made, a silent
+	 * one waits in the accept queue (and is reset when the server stops),
+	 * and the wake-up saved is small beside a fork or a thread.
+	 */
+	if (!cl->defer_given)
+		srv->defer_accept = tcp && !cl->inetd &&
+		    (srv->model->flags & MODEL_LOOPS) &&
+		    ((srv->svc->flags & SVC_CLIENT_FIRST) || srv->proxy != NULL) ?
+		    1 : 0;
 	cl->so.defer_accept = srv->defer_accept;
 }
 
@@ -256,8 +272,11 @@ listener_open(struct cmdline *cl, struct server *srv, char *where,
 		srv->reuseport = false;
 	}
 	if (srv->activated) {
-		/* Bound already: SO_REUSEADDR has had its say. */
+		/* Bound already: SO_REUSEADDR has had its say; so has the
+		 * unit's DeferAcceptSec=, unless --defer-accept is given. */
 		cl->so.no_reuseaddr = false;
+		if (!cl->defer_given)
+			srv->defer_accept = cl->so.defer_accept = 0;
 		if (getsockopt(srv->lfd, SOL_SOCKET, SO_DOMAIN, &v, &vl) == -1)
 			fatal(EX_OSERR, "socket activation: SO_DOMAIN");
 		if (v == AF_UNIX) {

@@ -84,9 +84,10 @@ usage(FILE *f)
 "                          (0: close() resets the connection)\n"
 "      --fastopen QLEN     TCP_FASTOPEN: data in the SYN (needs the\n"
 "                          net.ipv4.tcp_fastopen server bit)\n"
-"      --defer-accept SEC  accept a connection when its first data comes\n"
-"                          (TCP_DEFER_ACCEPT; a silent one is dropped\n"
-"                          after SEC and the kernel's retries)\n"
+"      --defer-accept SEC  accept a connection when its first data comes,\n"
+"                          a silent one after SEC (TCP_DEFER_ACCEPT;\n"
+"                          default 1 in the event loops where the client\n"
+"                          speaks first; 0: off)\n"
 "      --reuseaddr         SO_REUSEADDR: bind next to TIME_WAIT (default)\n"
 "      --no-reuseaddr      without it: a restart may find the port in use\n"
 "Limits:\n"
@@ -805,8 +806,9 @@ parse(int argc, char **argv, struct cmdline *cl, struct server *srv)
 			break;
 		case O_LOOPBUSY: loops_set_busy(num("--loop-busy", optarg, 1, 100));
 			break;
-		case O_DEFER: srv->defer_accept = num("--defer-accept", optarg, 1,
+		case O_DEFER: srv->defer_accept = num("--defer-accept", optarg, 0,
 			      3600);
+			cl->defer_given = true;
 			cl->tcp_opt = "--defer-accept"; break;
 		case O_SNDBUF: cl->so.sndbuf = bufsize("--sndbuf", optarg); break;
 		case O_RCVBUF: cl->so.rcvbuf = bufsize("--rcvbuf", optarg); break;
