@@ -41,35 +41,50 @@ for m in epoll uring fork; do
 	done
 done
 
-# The default deferral is short: a client that waits to be spoken to...
-log=$T/silent.log
-if start_server "$log" "$BIN/concurd" -m epoll -p 0 -b 127.0.0.1; then
+# The default deferral is short: a client that waits to be spoken to is
+# accepted all the same (in the ring, its first receive then finds nothing
+# and waits)...
+for m in epoll uring; do
+	log=$T/silent-$m.log
+	if ! start_server "$log" "$BIN/concurd" -m "$m" -p 0 -b 127.0.0.1; then
+		wait "$SERVER_PID" 2>/dev/null
+		[ $? = 69 ] && { skip "$m: not available here"; continue; }
+		fail "$m, echo: starts"; continue
+	fi
 	exec 3<>/dev/tcp/127.0.0.1/"$PORT"
 	n=0
 	for _ in 1 2 3 4 5 6 7 8 9 10; do
 		n=$(accepted "$log")
 		[ "$n" = 1 ] && break
 	done
-	is "$n" 1 "echo (no option): a silent client is accepted within 3 s all the same"
+	is "$n" 1 "$m, echo (no option): a silent client is accepted within 3 s all the same"
 	printf 'late\n' >&3
 	IFS= read -r -t 3 line <&3
-	is "$line" late "and served"
+	is "$line" late "$m: and served"
 	exec 3>&-
 	stop_concurd
-else
-	fail "epoll, echo: starts"
-fi
+done
 
-# ...and a service that speaks first is never deferred.
-log=$T/daytime.log
-if start_server "$log" "$BIN/concurd" -m epoll -s daytime -p 0 -b 127.0.0.1; then
+# ...a service that speaks first is not deferred, unless a proxy's header
+# comes first.
+for how in plain proxied; do
+	log=$T/daytime-$how.log
+	opt=
+	[ "$how" = proxied ] && opt=--proxy-protocol
+	if ! start_server "$log" "$BIN/concurd" -m epoll -s daytime -p 0 -b 127.0.0.1 $opt; then
+		fail "daytime $how: starts"; continue
+	fi
 	exec 3<>/dev/tcp/127.0.0.1/"$PORT"
-	IFS= read -r -t 3 line <&3
-	like "$line" '[0-9][0-9]:[0-9][0-9]' "daytime (no option): a client that sends nothing is answered at once"
+	sleep 0.3
+	if [ "$how" = plain ]; then
+		is "$(accepted "$log")" 1 "daytime (no option): a client that sends nothing is accepted at once"
+		IFS= read -r -t 3 line <&3
+		like "$line" '[0-9][0-9]:[0-9][0-9]' "daytime: and answered"
+	else
+		is "$(accepted "$log")" 0 "daytime --proxy-protocol: not accepted before the header"
+	fi
 	exec 3>&-
 	stop_concurd
-else
-	fail "daytime: starts"
-fi
+done
 
 done_testing
