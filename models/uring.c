@@ -432,6 +432,7 @@ uring_setup(struct loop_base *lb)
 	lp->ring_ok = true;
 	lp->recv_multishot = true;
 	lp->recv_poll_first = true;
+	lp->deferred = lb->srv->defer_accept > 0;
 	lp->accept_multishot = lb->nloops == 1;
 	lp->poll_accept = lb->srv->max_conns > 0;
 	return bufs_init(&lp->b, &lp->ring, OP_IGNORE);

@@ -98,7 +98,9 @@ recv_arm(struct uloop *lp, struct uconn *c)
 	} else {
 		io_uring_prep_recv(sqe, c->fd, NULL,
 		    c->recv_big ? BIG_SIZE : BUF_SIZE, 0);
-		if (lp->recv_poll_first)
+		/* A deferred accept brought data: the first receive
+		 * takes it at once, no poll armed first. */
+		if (lp->recv_poll_first && !(lp->deferred && c->in == 0))
 			sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
 	}
 	sqe->flags |= IOSQE_BUFFER_SELECT;

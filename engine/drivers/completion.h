@@ -83,6 +83,8 @@ struct uloop {
 
 	/* what this kernel has */
 	bool recv_multishot, recv_poll_first, accept_multishot;
+	bool deferred;		/* the listener defers accepts: a connection
+				 * comes with its first data */
 	bool no_nowait;		/* files said EOPNOTSUPP to RWF_NOWAIT */
 	atomic_bool single_accept;	/* the main thread: another ring
 					 * started, accept one at a time */
