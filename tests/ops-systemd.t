@@ -63,6 +63,22 @@ else
 	fail "concurd with a TCP and a UDP socket starts"
 fi
 
+# A socket systemd passed keeps its own TCP_DEFER_ACCEPT (the unit's
+# DeferAcceptSec=, none here), though echo's default would defer: a silent
+# client is accepted at once.
+if run_sd "$T/d.log" "$N" tcp:0 -- "$BIN/concurd" -m epoll; then
+	exec 3<>/dev/tcp/127.0.0.1/"$TPORT"
+	sleep 0.3
+	kill -USR1 "$SERVER_PID"
+	wait_for 5 grep -q '^STATUS=stats: ' "$N"
+	like "$(cat "$N")" '^STATUS=stats: active=1 accepted=1 ' \
+		"a passed socket is not deferred by default: a silent client is accepted at once"
+	exec 3>&-
+	stop_server
+else
+	fail "concurd with a passed TCP socket starts"
+fi
+
 # NOTIFY_SOCKET stays ours.
 if run_sd "$T/e.log" "$N" tcp:0 -- "$BIN/concurd" -m fork -s exec -- sh -c 'echo "notify=${NOTIFY_SOCKET-unset}"'; then
 	is "$("$CL" talk 127.0.0.1 "$TPORT" 2>&1)" "notify=unset" "the exec service's program does not inherit NOTIFY_SOCKET"

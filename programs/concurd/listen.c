@@ -276,7 +276,7 @@ listener_open(struct cmdline *cl, struct server *srv, char *where,
 		 * unit's DeferAcceptSec=, unless --defer-accept is given. */
 		cl->so.no_reuseaddr = false;
 		if (!cl->defer_given)
-			srv->defer_accept = cl->so.defer_accept = 0;
+			cl->so.defer_accept = 0;
 		if (getsockopt(srv->lfd, SOL_SOCKET, SO_DOMAIN, &v, &vl) == -1)
 			fatal(EX_OSERR, "socket activation: SO_DOMAIN");
 		if (v == AF_UNIX) {
@@ -288,6 +288,14 @@ listener_open(struct cmdline *cl, struct server *srv, char *where,
 		if ((e = net_set_sockopts(srv->lfd, &cl->so, &failed)) < 0)
 			fatalx(EX_OSERR, "socket activation: %s: %s", failed,
 			    net_strerror(e));
+		if (!cl->defer_given) {
+			/* The drivers read a connection at once if it is
+			 * deferred: what did the unit ask for? */
+			struct net_sockopts got;
+
+			srv->defer_accept = net_get_sockopts(srv->lfd, &got) == 0 ?
+			    got.defer_accept : 0;
+		}
 		set_where(where, len, srv->lfd);
 		if (cl->udp_fd >= 0) {
 			struct net_sockopts bufs = { .sndbuf = cl->so.sndbuf,
