@@ -431,6 +431,7 @@ uring_setup(struct loop_base *lb)
 		return r;
 	lp->ring_ok = true;
 	lp->recv_multishot = true;
+	lp->recv_ms_limit = true;
 	lp->recv_poll_first = true;
 	lp->deferred = lb->srv->defer_accept > 0;
 	lp->accept_multishot = lb->nloops == 1;

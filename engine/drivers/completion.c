@@ -19,8 +19,13 @@
  * never reads): that is copied into the connection's own buffer (`held`),
  * the pool buffer goes back, the receive is cancelled and the connection
  * is read one receive at a time from then on, only while no output is
- * pending, as before; what it holds is what came before the cancel, given
- * to input() a piece at a time once the output is sent.  Services whose
+ * pending, as before; what it holds is given to input() a piece at a time
+ * once the output is sent.  A multishot receive asks the kernel to end it
+ * after MS_LIMIT bytes (re-armed then if nothing is pending), so a peer
+ * makes the connection hold at most that much, however much it sent
+ * before the cancel took effect.  (A kernel without that limit ignores it,
+ * or refuses it: then the cancel alone bounds what is held, by what the
+ * socket had received.)  Services whose
  * input() never emits (SVC_READ_ALWAYS) are read all the time.  A full
  * small buffer says more is coming: single-shot receives from the big pool
  * from then on.  A send from a pool buffer may not wait (MSG_DONTWAIT):
@@ -68,6 +73,12 @@
 #include "stop.h"
 
 #define FREE_MAX	256	/* struct uconns kept for reuse */
+/* Bytes after which a multishot receive ends.  The kernel looks at the
+ * limit after each receive, so the last one may go past it by up to a
+ * buffer: at most SVC_RECV_MAX in all, what a single-shot receive may
+ * bring, and so what a peer can make a connection hold, input and pending
+ * output together.  A 64-byte ping-pong re-arms every 768 requests. */
+#define MS_LIMIT	(SVC_RECV_MAX - BUF_SIZE)
 
 _Static_assert(alignof(max_align_t) >= OP_MASK + 1,
     "user_data tags need malloc'd pointers aligned past OP_MASK");
@@ -93,8 +104,15 @@ recv_arm(struct uloop *lp, struct uconn *c)
 	 * sends on is not held. */
 	c->recv_ms = lp->recv_multishot && ((lp->svc->flags & SVC_READ_ALWAYS) ||
 	    (c->in > 0 && !c->one_shot));
+	c->recv_lim = false;
 	if (c->recv_ms) {
 		io_uring_prep_recv_multishot(sqe, c->fd, NULL, 0, 0);
+		/* The total limit is sqe->optlen in newer headers: the
+		 * field file_index shares. */
+		c->recv_lim = lp->recv_ms_limit;
+		if (c->recv_lim)
+			sqe->file_index = MS_LIMIT;
+		c->ms_in = 0;
 	} else {
 		io_uring_prep_recv(sqe, c->fd, NULL,
 		    c->recv_big ? BIG_SIZE : BUF_SIZE, 0);
@@ -642,6 +660,17 @@ uc_on_recv(struct uloop *lp, struct uconn *c, int res, unsigned flags)
 		c->recv_cancel = false;
 		c->inflight--;
 	}
+	if (res > 0 && c->recv_ms && c->recv_lim && lp->recv_ms_limit) {
+		c->ms_in += (uint32_t)res;
+		if (c->ms_in >= MS_LIMIT && (flags & IORING_CQE_F_MORE)) {
+			log_verbose("uring: loop %d: this kernel does not end a "
+			    "multishot receive at a byte limit: input that "
+			    "comes while a reply is pending is held up to what "
+			    "came before the receive was cancelled",
+			    lp->base.id);
+			lp->recv_ms_limit = false;
+		}
+	}
 	if (res > 0 && (flags & IORING_CQE_F_BUFFER)) {
 		unsigned bid = taken_bid(lp, flags, c->recv_big);
 
@@ -693,6 +722,13 @@ uc_on_recv(struct uloop *lp, struct uconn *c, int res, unsigned flags)
 			c->snext = lp->starved;
 			lp->starved = c;
 		}
+	} else if (res == -EINVAL && c->recv_ms && c->recv_lim &&
+	    lp->recv_ms_limit) {
+		log_verbose("uring: loop %d: this kernel refuses a byte limit "
+		    "on a multishot receive: input that comes while a reply "
+		    "is pending is held up to what came before the receive "
+		    "was cancelled", lp->base.id);
+		lp->recv_ms_limit = false;
 	} else if (res == -EINVAL && c->recv_ms && lp->recv_multishot) {
 		log_debug("uring: no multishot receive; single-shot instead");
 		lp->recv_multishot = false;

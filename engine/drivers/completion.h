@@ -57,6 +57,7 @@ struct uconn {
 	bool started;		/* the service's start() was called */
 	bool moving;		/* going to another ring once quiet */
 	bool recv_ms;		/* the receive in flight is multishot */
+	bool recv_lim;		/* ...and asked to end after MS_LIMIT bytes */
 	bool one_shot;		/* single-shot receives from now on */
 	int err;		/* the errno that ended it, or 0 */
 	uint8_t inflight;	/* requests whose last CQE has not come */
@@ -65,6 +66,7 @@ struct uconn {
 	off_t cached_to;	/* the file is in the page cache up to here */
 	struct msghdr msg;	/* for two slices */
 	uint64_t in, sent;
+	uint32_t ms_in;		/* bytes the multishot receive brought */
 	uint64_t last_us;	/* last completion (--idle-timeout) */
 	uint64_t acked;		/* acknowledged at the last look (idle.h) */
 	struct conn_meta meta;
@@ -83,6 +85,7 @@ struct uloop {
 
 	/* what this kernel has */
 	bool recv_multishot, recv_poll_first, accept_multishot;
+	bool recv_ms_limit;	/* a multishot receive ends at a byte limit */
 	bool deferred;		/* the listener defers accepts: a connection
 				 * comes with its first data */
 	bool no_nowait;		/* files said EOPNOTSUPP to RWF_NOWAIT */
