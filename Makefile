@@ -74,7 +74,8 @@ $(B)/tests/%: tests/helpers/%.c $(B)/libconcur.a
 	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d $(LDFLAGS) -o $@ $< $(B)/libconcur.a $(LDLIBS)
 
 # Unit tests of the engine link it too.
-ENGINE_UNITS := $(B)/tests/unit_pool $(B)/tests/unit_service $(B)/tests/unit_sandbox
+ENGINE_UNITS := $(B)/tests/unit_pool $(B)/tests/unit_service $(B)/tests/unit_sandbox \
+	$(B)/tests/unit_client_first
 $(ENGINE_UNITS): $(B)/tests/%: tests/helpers/%.c $(B)/libengine.a $(B)/libconcur.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -MF $@.d $(LDFLAGS) -o $@ $< $(B)/libengine.a $(B)/libconcur.a $(URING_LIBS) $(ENGINE_LIBS) $(LDLIBS)
