@@ -17,7 +17,8 @@ printf '%s\t%s\n' command 'make compare-peers  # bench/peers/run.sh --rounds 3 -
 	cpu 'Test CPU' cores 2 kernel 'Linux 6.1' date '2030-01-01 00:00 UTC' \
 	load_before '0.1 0.1 0.1' load_after '0.2 0.2 0.2' rounds 3 duration 4 warmup 1 \
 	idle_conns 100 idle_period 4 sweep_duration 2 sweep_conns 4 port_range '32768 60999' \
-	tw_reuse 2 concurd 0000000 versions 'socat 1, xinetd 2' >"$RUN/machine.tsv"
+	tw_reuse 2 concurd 0000000 versions 'socat 1, xinetd 2' \
+	syscall_ns_before 1066 syscall_ns_after 1012 >"$RUN/machine.tsv"
 {
 	printf 'round\tload\tsize\tserver\trequests\trate\tp50_us\tp99_us\trx_bytes_per_s\terrors\tserver_cpu_s\tclient_cpu_us_per_req\n'
 	for r in 1 2 3; do
@@ -57,6 +58,10 @@ check "report.pl writes peers.md" test -s "$OUT/peers.md"
 md=$(cat "$OUT/peers.md" 2>/dev/null)
 
 unlike "$md" '[Ii]ssue' "no issue numbers or 'the issue' in the report"
+like "$md" '\| a system call, before / after \(getppid\(2\), timed\) \| 1\.07 / 1\.01 µs \|' \
+	"the machine table gives what a system call cost, before and after"
+like "$md" '\*\*System calls\.\*\*.*floor\.md' "and says why it matters, pointing at floor.md"
+
 unlike "$md" '`concurd -m [a-z]+-w[0-9]' "no '-m MODEL-wN': that is not a model"
 like "$md" '\| concurd-epoll-w1 \| `concurd -m epoll -w 1`' "concurd-epoll-w1 is shown as concurd -m epoll -w 1"
 models=" $("$BIN/concurd" --list 2>/dev/null | awk '$1 == "model" { printf "%s ", $2 }')"

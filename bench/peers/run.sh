@@ -111,6 +111,11 @@ for l in $LOADS; do
 done
 
 say() { printf '%s run.sh: %s\n' "$(date +%T)" "$*" >&2; }
+# What one system call costs here, in ns: a million getppid(2) timed (perl
+# makes the call each time).  The epoll servers make a call or more for
+# every read and write, io_uring's loops one for many, so the gap between
+# them grows with it, and it is not the same on every machine.
+syscall_ns() { perl -MTime::HiRes=time -e '$t = time; getppid() for 1 .. 1e6; printf "%.0f", (time - $t) * 1e3' 2>/dev/null; }
 
 # --- what we need -----------------------------------------------------------
 
@@ -432,6 +437,7 @@ CMD="$CMD  # bench/peers/run.sh --rounds $ROUNDS --duration $DUR"
 	echo "kernel	$(uname -sr)"
 	echo "date	$(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "load_before	$(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "syscall_ns_before	$(syscall_ns)"
 	echo "rounds	$ROUNDS"
 	echo "duration	$DUR"
 	echo "warmup	$WARM"
@@ -471,6 +477,7 @@ for round in $(seq "$ROUNDS"); do
 	done
 done
 echo "load_after	$(cut -d' ' -f1-3 /proc/loadavg)" >>"$RUN/machine.tsv"
+echo "syscall_ns_after	$(syscall_ns)" >>"$RUN/machine.tsv"
 kill "$LOADPID" 2>/dev/null
 LOADPID=
 
