@@ -37,6 +37,7 @@ conn-reset concurd-fork 25000 6250 400000 6.125
 stream epoll-ref 1000 250 2360000000 1.0
 stream libuv 1000 250 1840000000 1.0
 stream concurd-fork 1000 250 2720000000 1.0
+stream concurd 1000 250 1000000000 1.0
 EOF
 		# The client load: generator requests rate client_cpu_us_per_req
 		while read -r gen req rate ccpu; do
@@ -61,6 +62,8 @@ unlike "$md" '[Ii]ssue' "no issue numbers or 'the issue' in the report"
 like "$md" '\| a system call, before / after \(getppid\(2\), timed\) \| 1\.07 / 1\.01 µs \|' \
 	"the machine table gives what a system call cost, before and after"
 like "$md" '\*\*System calls\.\*\*.*floor\.md' "and says why it matters, pointing at floor.md"
+unlike "$md" '\| concurd \|  \|' "concurd as shipped is described in the table of servers"
+unlike "$md" 'one loop per core' "and its loops as they are: one to start with, not one per core"
 
 unlike "$md" '`concurd -m [a-z]+-w[0-9]' "no '-m MODEL-wN': that is not a model"
 like "$md" '\| concurd-epoll-w1 \| `concurd -m epoll -w 1`' "concurd-epoll-w1 is shown as concurd -m epoll -w 1"

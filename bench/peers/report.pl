@@ -129,6 +129,7 @@ my %desc = (
 	'socat' => '`socat TCP-LISTEN:PORT,fork,reuseaddr PIPE`: a process per connection',
 	'xinetd' => "xinetd's built-in echo (`type = INTERNAL UNLISTED`): a process per connection",
 	'ncat' => '`ncat --keep-open --exec /bin/cat`: a process (cat) per connection',
+	'concurd' => '`concurd` with no flag, as shipped: io_uring where the kernel allows it, one loop to start with, more while every loop is busy (see concurd(8))',
 );
 
 p "# concurd and its peers, side by side\n\n";
@@ -446,7 +447,7 @@ for my $s (sort { $order{$a} <=> $order{$b} } keys %order) {
 	    : $s =~ /^concurd-(.*)/ ? "`concurd -m $1` (see concurd(8))" : '');
 	p "| $s | $d |\n";
 }
-p "\nThe hand-written, libuv and libevent servers are single-threaded, set TCP_NODELAY and stop reading a connection whose echo cannot be sent; concurd's event models run one loop per core (2 here).\n\n";
+p "\nThe hand-written, libuv and libevent servers are single-threaded, set TCP_NODELAY and stop reading a connection whose echo cannot be sent; concurd's event models without `-w` start one loop and add one, up to one per core ($m{cores} here), while every loop is busy.\n\n";
 if (@failed) {
 	p "**Failed measurements** (no result): " . join(', ', map { "$_->{load} $_->{server} round $_->{round}" } @failed) . ".\n\n";
 }
