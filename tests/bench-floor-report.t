@@ -43,6 +43,16 @@ like "$cr" '\| cheap \| 30\.0 \| 9\.00 \| 1\.50 \| 6\.00 \| 6\.00 \| 6\.00 \| 1\
 like "$cr" 'socket work alone is ×0\.56 of epoll-ref' "short connections: the least socket work (22.5 of 40)"
 unlike "$md" '[Ii]ssue' "no issue numbers in the report"
 
+# What a system call cost, when floor.sh could time it: heads the report.
+like "$(perl "$TOP/bench/peers/floor-report.pl" "$tsv" 1066)" '^A system call cost 1\.07 µs on this machine before the run' \
+	"the cost of a system call, given, heads the report"
+unlike "$md" 'A system call cost' "and is not made up when not given"
+perl "$TOP/bench/peers/floor-report.pl" "$tsv" 1.0us >/dev/null 2>&1
+is "$?" 2 "a cost that is not a number of ns: an error"
+check "syscall-ns.pl prints a number of ns" perl -e 'exit !(`$ARGV[0] 1000` =~ /^\d+\n\z/)' "$TOP/bench/peers/syscall-ns.pl"
+perl "$TOP/bench/peers/syscall-ns.pl" 0 >/dev/null 2>&1
+check "syscall-ns.pl 0: an error" test "$?" -ne 0
+
 # Without the reference: the table, and no ratios.
 grep -v 'epoll-ref' "$tsv" >"$T/noref.tsv"
 like "$(perl "$TOP/bench/peers/floor-report.pl" "$T/noref.tsv")" 'No epoll-ref rows: no ratios' "without epoll-ref: says there are no ratios"

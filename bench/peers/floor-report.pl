@@ -1,17 +1,21 @@
 #!/usr/bin/perl
-# floor-report.pl FLOOR_TSV: the report of bench/peers/floor.sh, in
+# floor-report.pl FLOOR_TSV [SYSCALL_NS]: the report of bench/peers/floor.sh, in
 # Markdown on stdout.  Per load, each server's CPU per operation split by
 # what did the work (medians over rounds, in µs), and two ratios taken
 # within each round: the server's whole cost to the reference's
 # (epoll-ref), and its socket work (send, receive, accept, close) to the
 # reference's whole cost.  The least of that second ratio is as cheap as
 # any server could be against the reference on this kernel, unless it did
-# less socket work per operation.
+# less socket work per operation.  SYSCALL_NS, what a system call cost
+# before the run (syscall-ns.pl), heads the report: the reference's events
+# grow with it, io_uring's much less.
 use strict;
 use warnings;
 
 sub fail { print STDERR "floor-report.pl: @_\n"; exit 2 }
-my $file = shift // fail("usage: floor-report.pl FLOOR_TSV");
+my $file = shift // fail("usage: floor-report.pl FLOOR_TSV [SYSCALL_NS]");
+my $syscall_ns = shift;
+fail("SYSCALL_NS: not a number of ns: $syscall_ns") if defined $syscall_ns && $syscall_ns !~ /^\d+$/;
 open(my $in, '<', $file) or fail("$file: $!");
 my $head = <$in> // fail("$file: empty");
 chomp $head;
@@ -52,6 +56,9 @@ my %title = (
 	'conn-reset' => 'Short connections, reset close: µs of server CPU per connection',
 );
 my @cat = qw(send receive accept close sleep events server_code);
+printf "A system call cost %.2f µs on this machine before the run (getppid(2), timed): "
+    . "the events of a server that makes one or more for every read and write grow with it.\n\n",
+    $syscall_ns / 1000 if defined $syscall_ns;
 for my $load (@loads) {
 	my $ref = $row{$load}{'epoll-ref'};
 	print "## ", $title{$load} // $load, "\n\n";

@@ -90,6 +90,8 @@ ${MAKE:-make} -C "$ROOT" --no-print-directory -s B="$B" O="$O" all "$B/bench/pee
 mkdir -p "$OUT/perf" || exit 73
 TSV=$OUT/floor.tsv
 printf 'round\tload\tserver\tops\tcpu_us_per_op\tsend\treceive\taccept\tclose\tsleep\tserver_code\n' >"$TSV"
+# What a system call costs here, in ns (empty if perl cannot tell).
+SYSCALL_NS=$(perl "$ROOT/bench/peers/syscall-ns.pl" 2>/dev/null)
 
 SPID=
 cleanup() {
@@ -175,5 +177,5 @@ for r in $(seq 1 "$ROUNDS"); do
 	done
 done
 
-perl "$ROOT/bench/peers/floor-report.pl" "$TSV" >"$OUT/floor.md" || exit 1
+perl "$ROOT/bench/peers/floor-report.pl" "$TSV" $SYSCALL_NS >"$OUT/floor.md" || exit 1
 cat "$OUT/floor.md"

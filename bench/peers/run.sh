@@ -111,11 +111,8 @@ for l in $LOADS; do
 done
 
 say() { printf '%s run.sh: %s\n' "$(date +%T)" "$*" >&2; }
-# What one system call costs here, in ns: a million getppid(2) timed (perl
-# makes the call each time).  The epoll servers make a call or more for
-# every read and write, io_uring's loops one for many, so the gap between
-# them grows with it, and it is not the same on every machine.
-syscall_ns() { perl -MTime::HiRes=time -e '$t = time; getppid() for 1 .. 1e6; printf "%.0f", (time - $t) * 1e3' 2>/dev/null; }
+# What one system call costs here, in ns (see syscall-ns.pl).
+syscall_ns() { perl "$ROOT/bench/peers/syscall-ns.pl" 2>/dev/null; }
 
 # --- what we need -----------------------------------------------------------
 
