@@ -177,5 +177,5 @@ for r in $(seq 1 "$ROUNDS"); do
 	done
 done
 
-perl "$ROOT/bench/peers/floor-report.pl" "$TSV" $SYSCALL_NS >"$OUT/floor.md" || exit 1
+perl "$ROOT/bench/peers/floor-report.pl" "$TSV" ${SYSCALL_NS:+"$SYSCALL_NS"} >"$OUT/floor.md" || exit 1
 cat "$OUT/floor.md"

@@ -139,9 +139,10 @@ p "| machine | |\n|---|---|\n";
 p "| CPU | $m{cpu} |\n| cores | $m{cores} |\n| kernel | $m{kernel} |\n| date | $m{date} |\n";
 p "| load average before / after | $m{load_before} / " . ($m{load_after} // '?') . " |\n";
 # Runs before this row was measured have none; say nothing then.
-my ($sc0, $sc1) = map { defined $_ && /^\d+$/ ? $_ / 1000 : undef } @m{qw(syscall_ns_before syscall_ns_after)};
+my @syscall_us = map { defined $_ && /^\d+$/ ? $_ / 1000 : undef } @m{qw(syscall_ns_before syscall_ns_after)};
+my $syscall_known = grep { defined } @syscall_us;
 p sprintf("| a system call, before / after (getppid(2), timed) | %s / %s µs |\n",
-    map { defined $_ ? fmt($_, 2) : '?' } $sc0, $sc1) if defined $sc0 || defined $sc1;
+    map { defined $_ ? fmt($_, 2) : '?' } @syscall_us) if $syscall_known;
 p "| concurd | $m{concurd} |\n| peers | $m{versions} |\n";
 p "| runs | $m{rounds} alternating rounds × $m{duration} s per measurement, after a $m{warmup} s warm-up |\n\n";
 sub pctile { my ($q, @v) = @_; @v = sort { $a <=> $b } @v; return @v ? $v[int($q * $#v + 0.5)] : undef }
@@ -160,7 +161,7 @@ if (@load) {
 }
 p "**Server CPU per operation** is user+system time of the server's whole process tree, read from /proc before and after the measured run (`bench/peers/proctree.pl`: the server, its live descendants, and the cumulative times of the children it reaped), divided by the requests (or connections) concurbench completed. Loopback's softirq work is charged to whichever process is on the CPU, client or server, alike for every server. On 2 cores the client and server share the CPUs, so near the top the rate is capped by the machine and CPU per operation is what separates servers.\n\n";
 p "**System calls.** The epoll servers (the hand-written one, libuv, libevent, concurd's select, poll and epoll) make a system call or more for every read and every write; concurd's io_uring loops make one for many operations. How far apart they are therefore depends on what a system call costs on the machine (the table above; see [where an echo server's CPU goes](floor.md)): compare runs that cost about the same.\n\n"
-    if defined $sc0 || defined $sc1;
+    if $syscall_known;
 p "![server CPU per operation](peers.svg)\n\n";
 
 # --- targets ---------------------------------------------------------------
